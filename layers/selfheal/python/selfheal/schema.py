@@ -1,0 +1,106 @@
+"""The dataset schema, declared as data: feature columns, target and their plausible bounds.
+
+The default is scikit-learn's California housing schema (target ``MedHouseVal`` in $100k). A
+different dataset is a different ``Schema`` (for instance loaded from JSON), never a code change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NumericFeature:
+    """A numeric column with hard bounds (values outside are invalid, not outliers)."""
+
+    name: str
+    minimum: float
+    maximum: float
+    description: str = ""
+    # Whether IQR outlier capping may touch this column. Coordinates never, by default.
+    cap_outliers: bool = True
+
+
+@dataclass(frozen=True)
+class CategoricalFeature:
+    """A string column with its allowed categories."""
+
+    name: str
+    categories: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Features and target of one dataset."""
+
+    name: str
+    numeric: tuple[NumericFeature, ...]
+    target: NumericFeature
+    categorical: tuple[CategoricalFeature, ...] = field(default_factory=tuple)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.numeric] + [f.name for f in self.categorical]
+
+    @property
+    def numeric_names(self) -> list[str]:
+        return [f.name for f in self.numeric]
+
+    @property
+    def categorical_names(self) -> list[str]:
+        return [f.name for f in self.categorical]
+
+    @property
+    def all_columns(self) -> list[str]:
+        return self.feature_names + [self.target.name]
+
+    @property
+    def capped_columns(self) -> list[str]:
+        """Columns IQR capping applies to: flagged numeric features; never the target."""
+        return [f.name for f in self.numeric if f.cap_outliers]
+
+    def numeric_feature(self, name: str) -> NumericFeature:
+        for f in (*self.numeric, self.target):
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Schema:
+        return cls(
+            name=data["name"],
+            numeric=tuple(NumericFeature(**f) for f in data["numeric"]),
+            target=NumericFeature(**data["target"]),
+            categorical=tuple(
+                CategoricalFeature(name=c["name"], categories=tuple(c["categories"]), description=c.get("description", ""))
+                for c in data.get("categorical", ())
+            ),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Schema:
+        return cls.from_dict(json.loads(text))
+
+
+CALIFORNIA_HOUSING = Schema(
+    name="california_housing",
+    numeric=(
+        NumericFeature("MedInc", 0.0, 20.0, "median income in block group, $10k"),
+        NumericFeature("HouseAge", 0.0, 100.0, "median house age in block group, years"),
+        NumericFeature("AveRooms", 0.0, 200.0, "average rooms per household"),
+        NumericFeature("AveBedrms", 0.0, 50.0, "average bedrooms per household"),
+        NumericFeature("Population", 0.0, 50000.0, "block group population"),
+        NumericFeature("AveOccup", 0.0, 1500.0, "average household members"),
+        NumericFeature("Latitude", 32.0, 42.5, "block group latitude", cap_outliers=False),
+        NumericFeature("Longitude", -124.5, -114.0, "block group longitude", cap_outliers=False),
+    ),
+    target=NumericFeature("MedHouseVal", 0.0, 10.0, "median house value, $100k", cap_outliers=False),
+)
+
+DEFAULT_SCHEMA = CALIFORNIA_HOUSING

@@ -1,0 +1,189 @@
+"""The local cloud: moto's AWS APIs on one port, with Lambda, async delivery, schedules and HTTP API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+from botocore.config import Config
+
+from .asyncinvoke import AsyncInvoker
+from .logsink import LogSink
+from .runtime.pool import LambdaRuntime, RuntimeConfig
+from .runtime.spec import CodeStore
+from .runtime.worker import WorkerSettings
+
+logger = logging.getLogger("localcloud")
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+@dataclass
+class CloudConfig:
+    host: str = "127.0.0.1"
+    port: int = 4566  # LocalStack's port, so awslocal / localstack-client work unchanged
+    api_port: int = 3000  # HTTP API gateway; 0 disables it
+    region: str = "us-east-1"
+    state_dir: Path = field(default_factory=lambda: Path(".localcloud"))
+    use_awslambdaric: bool = True
+    default_concurrency: int = 10
+    async_retry_delays_s: tuple[float, ...] = (60.0, 120.0)
+    schedule_speedup: float = 1.0
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+class LocalCloud:
+    """Starts and stops every part; the parts themselves live in their own modules."""
+
+    def __init__(self, config: CloudConfig):
+        self.config = config
+        self.moto_server: Any = None
+        self.runtime: LambdaRuntime | None = None
+        self.bridge: Any = None
+        self.async_invoker: AsyncInvoker | None = None
+        self.gateway: Any = None
+        self.scheduler: Any = None
+        self.logsink: LogSink | None = None
+        self._stopped = threading.Event()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.config.endpoint_url,
+            region_name=self.config.region,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}, read_timeout=900),
+        )
+
+    def start(self) -> LocalCloud:
+        cfg = self.config
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT (default 5000).
+        os.environ["MOTO_PORT"] = str(cfg.port)
+        os.environ.setdefault("AWS_DEFAULT_REGION", cfg.region)
+        # Imported late: moto reads settings at import time.
+        from moto.server import ThreadedMotoServer
+
+        from .gateway import HttpApiGateway
+        from .motobridge import MotoLambdaBridge
+        from .scheduler import Scheduler
+
+        self.moto_server = ThreadedMotoServer(ip_address=cfg.host, port=cfg.port, verbose=False)
+        self.moto_server.start()
+        self._wait_ready()
+        r = requests.post(f"{cfg.endpoint_url}/moto-api/config",
+                          json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+        r.raise_for_status()
+
+        self.logsink = LogSink(self._write_cloudwatch)
+        worker = WorkerSettings(endpoint_url=cfg.endpoint_url, region=cfg.region, account_id=ACCOUNT_ID,
+                                use_awslambdaric=cfg.use_awslambdaric)
+        self.runtime = LambdaRuntime(RuntimeConfig(worker, cfg.default_concurrency), self.logsink.emit)
+        self.bridge = MotoLambdaBridge(self.runtime, CodeStore(cfg.state_dir / "code"),
+                                       account_id=ACCOUNT_ID, region=cfg.region)
+        self.async_invoker = AsyncInvoker(
+            lambda arn, payload, rid: self.bridge.invoke_arn(arn, payload, rid, wait=True),
+            self.bridge.policy_for, self._deliver, retry_delays_s=cfg.async_retry_delays_s)
+        self.bridge.async_invoker = self.async_invoker
+        self.bridge.install()
+
+        if cfg.api_port:
+            self.gateway = HttpApiGateway(cfg.host, cfg.api_port,
+                                          lambda arn, payload: self.bridge.invoke_arn(arn, payload))
+            self.gateway.start()
+        self.scheduler = Scheduler(self.client("events"), self.bridge.submit_async, account_id=ACCOUNT_ID,
+                                   region=cfg.region, speedup=cfg.schedule_speedup)
+        self.scheduler.start()
+        logger.info("AWS APIs on %s", cfg.endpoint_url)
+        return self
+
+    def _wait_ready(self, timeout: float = 15.0) -> None:
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                requests.get(f"{self.config.endpoint_url}/moto-api/", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"moto server did not start on {self.config.endpoint_url}")
+
+    def reload(self) -> None:
+        """After a deploy: pick up routes and schedules through the APIs."""
+        if self.gateway is not None:
+            n = self.gateway.reload(self.client("apigatewayv2"))
+            logger.info("HTTP API: %d route(s) on http://%s:%d", n, self.config.host, self.gateway.port)
+        if self.scheduler is not None:
+            self.scheduler.reload()
+
+    def _write_cloudwatch(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        from moto.logs.exceptions import ResourceAlreadyExistsException
+        from moto.logs.models import logs_backends
+
+        backend = logs_backends[ACCOUNT_ID][self.config.region]
+        if group not in backend.groups:
+            try:
+                backend.create_log_group(group, {})
+            except ResourceAlreadyExistsException:
+                pass
+        if stream not in backend.groups[group].streams:
+            try:
+                backend.create_log_stream(group, stream)
+            except ResourceAlreadyExistsException:
+                pass
+        backend.put_log_events(group, stream, [{"timestamp": ts, "message": msg} for ts, msg in events])
+
+    def _deliver(self, destination: str, record: dict[str, Any]) -> None:
+        body = json.dumps(record)
+        service = destination.split(":")[2]
+        if service == "sqs":
+            sqs = self.client("sqs")
+            url = sqs.get_queue_url(QueueName=destination.rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        elif service == "sns":
+            self.client("sns").publish(TopicArn=destination, Message=body)
+        elif service == "lambda":
+            self.client("lambda").invoke(FunctionName=destination, InvocationType="Event", Payload=body.encode())
+        elif service == "events":
+            self.client("events").put_events(Entries=[{"Source": "lambda", "DetailType": "Lambda Function Invocation Result - Failure",
+                                                       "Detail": body, "EventBusName": destination}])
+        else:
+            raise ValueError(f"unsupported destination {destination}")
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        end = time.time() + timeout
+        while time.time() < end:
+            if self.async_invoker is None or self.async_invoker.idle():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.async_invoker is not None:
+            self.async_invoker.close()
+        if self.gateway is not None:
+            self.gateway.stop()
+        if self.runtime is not None:
+            self.runtime.shutdown()
+        if self.logsink is not None:
+            self.logsink.flush()
+            self.logsink.close()
+        if self.moto_server is not None:
+            self.moto_server.stop()
+        logger.info("local cloud stopped")

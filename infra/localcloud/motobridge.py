@@ -174,6 +174,33 @@ class MotoLambdaBridge:
             response_headers["x-amz-log-result"] = base64.b64encode(tail_bytes).decode()
         return result.payload
 
+    def fast_invoke(self, name: str, qualifier: str | None, headers: dict[str, str], body: bytes
+                    ) -> tuple[int, dict[str, str], bytes] | None:
+        """The Invoke API without moto's dispatch (see apiserver.py); same semantics as _moto_invoke."""
+        from moto.awslambda.exceptions import UnknownFunctionException
+
+        from .apiserver import error_response
+
+        region = name.split(":")[3] if name.startswith("arn:") else self.region
+        try:
+            fn = get_backend(self.account_id, region).get_function(name, qualifier)
+        except UnknownFunctionException:
+            return None  # moto answers with its own ResourceNotFoundException
+        response_headers: dict[str, str] = {}
+        try:
+            payload = self._moto_invoke(fn, body, headers, response_headers)
+        except LambdaApiError as err:
+            data = json.loads(err.description)
+            return error_response(err.code, data.pop("__type"), data.pop("message"), data)
+        inv_type = headers.get("x-amz-invocation-type", "RequestResponse")
+        if inv_type == "Event":
+            return 202, {}, b""
+        if inv_type == "DryRun":
+            return 204, {}, b""
+        if headers.get("x-amz-log-type") != "Tail":
+            response_headers.pop("x-amz-log-result", None)
+        return 200, response_headers, payload
+
     def install(self) -> None:
         bridge = self
 

@@ -74,13 +74,12 @@ class LocalCloud:
         os.environ["MOTO_PORT"] = str(cfg.port)
         os.environ.setdefault("AWS_DEFAULT_REGION", cfg.region)
         # Imported late: moto reads settings at import time.
-        from moto.server import ThreadedMotoServer
-
+        from .apiserver import AwsApiServer
         from .gateway import HttpApiGateway
         from .motobridge import MotoLambdaBridge
         from .scheduler import Scheduler
 
-        self.moto_server = ThreadedMotoServer(ip_address=cfg.host, port=cfg.port, verbose=False)
+        self.moto_server = AwsApiServer(cfg.host, cfg.port)
         self.moto_server.start()
         self._wait_ready()
         r = requests.post(f"{cfg.endpoint_url}/moto-api/config",
@@ -98,6 +97,7 @@ class LocalCloud:
             self.bridge.policy_for, self._deliver, retry_delays_s=cfg.async_retry_delays_s)
         self.bridge.async_invoker = self.async_invoker
         self.bridge.install()
+        self.moto_server.app.fast_invoke = self.bridge.fast_invoke
 
         if cfg.api_port:
             self.gateway = HttpApiGateway(cfg.host, cfg.api_port,

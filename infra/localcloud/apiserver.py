@@ -1,0 +1,107 @@
+"""moto's AWS APIs served on one port, with keep-alive and a fast path for Lambda Invoke.
+
+moto's ThreadedMotoServer answers HTTP/1.0, so every boto3 call opens a new TCP connection. The
+request handler here keeps connections alive and sets TCP_NODELAY (without it, Nagle's algorithm
+plus delayed ACK stall each keep-alive response by ~40 ms).
+
+Lambda ``Invoke`` is the hot call (every Step Functions task, every benchmark). moto's generic
+dispatch costs ~4 ms per request, so ``POST /2015-03-31/functions/{name}/invocations`` goes straight
+to the Lambda bridge; everything else, including Invoke of an unknown function, goes to moto.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+logger = logging.getLogger("localcloud.api")
+
+_INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
+_STATUS = {200: "200 OK", 202: "202 Accepted", 204: "204 No Content"}
+
+# (function name or ARN, qualifier, request headers, body) -> (status, response headers, body), or None
+# when the function is unknown (moto then answers with its own ResourceNotFoundException).
+FastInvoke = Callable[[str, str | None, dict[str, str], bytes], tuple[int, dict[str, str], bytes] | None]
+
+
+class _KeepAliveHandler(MotoRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        logger.debug("%s %s %s", self.command, self.path, code)
+
+
+class _App:
+    def __init__(self, moto_app: Any):
+        self.moto_app = moto_app
+        self.fast_invoke: FastInvoke | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        fast = self.fast_invoke
+        if fast is not None and environ.get("REQUEST_METHOD") == "POST":
+            m = _INVOKE.match(environ.get("PATH_INFO", ""))
+            if m:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+                body = environ["wsgi.input"].read(length) if length else b""
+                headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+                qualifier = (parse_qs(environ.get("QUERY_STRING", "")).get("Qualifier") or [None])[0]
+                answer = fast(unquote(m.group(1)), qualifier, headers, body)
+                if answer is not None:
+                    status, resp_headers, data = answer
+                    resp_headers = {"Content-Type": "application/json", "Content-Length": str(len(data)),
+                                    "x-amzn-RequestId": str(uuid.uuid4()), **resp_headers}
+                    start_response(_STATUS.get(status, f"{status} Error"), list(resp_headers.items()))
+                    return [data]
+                environ["wsgi.input"] = _Replay(body)
+        return self.moto_app(environ, start_response)
+
+
+class _Replay:
+    """The request body again, for moto, after the fast path read it."""
+
+    def __init__(self, data: bytes):
+        self._data = data
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._data) if n is None or n < 0 else min(len(self._data), self._pos + n)
+        out = self._data[self._pos:end]
+        self._pos = end
+        return out
+
+
+def error_response(status: int, error_type: str, message: str, extra: dict[str, Any] | None = None
+                   ) -> tuple[int, dict[str, str], bytes]:
+    body = {"__type": error_type, "message": message, **(extra or {})}
+    return status, {"x-amzn-ErrorType": error_type}, json.dumps(body).encode()
+
+
+class AwsApiServer:
+    def __init__(self, host: str, port: int):
+        self._host = host
+        self._port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.app = _App(DomainDispatcherApplication(create_backend_app))
+
+    def start(self) -> None:
+        self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_KeepAliveHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-api", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -1,0 +1,307 @@
+"""Command line of the local cloud: ``up``, ``invoke`` (our ``sam local invoke``) and ``generate-event``.
+
+    python -m infra.localcloud.cli up --template template.yaml
+    python -m infra.localcloud.cli invoke TrainFunction --event events/train.json
+    python -m infra.localcloud.cli generate-event s3-put --bucket b --key incoming/x.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from . import events as sample_events
+
+STATE_DIR = Path(os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud"))
+ENDPOINTS_FILE = "endpoints.json"
+
+
+class _Formatter(logging.Formatter):
+    """Function output as ``[FunctionName] line``; everything else as ``[localcloud] message``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fn = getattr(record, "function", None)
+        if fn:
+            return f"[{fn}] {record.getMessage()}"
+        msg = super().format(record)
+        return f"[{record.name.split('.')[0]}] {msg}"
+
+
+def _setup_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3", "moto", "samtranslator"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cloud_config(args: argparse.Namespace, *, port: int, api_port: int):
+    from .server import CloudConfig
+
+    host = args.host
+    if host not in ("127.0.0.1", "localhost"):
+        logging.getLogger("localcloud").warning(
+            "binding to %s: every listener is reachable from other machines, without authentication", host)
+    return CloudConfig(
+        host=host,
+        port=port,
+        api_port=api_port,
+        state_dir=args.state_dir,
+        use_awslambdaric=not args.pure_python_runtime,
+        default_concurrency=args.default_concurrency,
+        async_retry_delays_s=tuple(float(x) for x in args.async_retry_delays.split(",")),
+        schedule_speedup=args.schedule_speedup,
+    )
+
+
+def _deploy(cloud: Any, args: argparse.Namespace) -> Any:
+    from .deploy import deploy, parse_parameter_overrides
+
+    overrides = parse_parameter_overrides(args.parameter_overrides) if args.parameter_overrides else None
+    return deploy(Path(args.template), endpoint_url=cloud.config.endpoint_url, stack_name=args.stack_name,
+                  parameter_overrides=overrides, region=cloud.config.region, state_dir=args.state_dir)
+
+
+def _stack_dict(stack: Any) -> dict[str, Any]:
+    return stack.to_dict() if hasattr(stack, "to_dict") else dict(stack.__dict__)
+
+
+# ---- up ------------------------------------------------------------------------------------------
+def cmd_up(args: argparse.Namespace) -> int:
+    from .deploy import DeployError
+    from .server import LocalCloud
+
+    _setup_logging()
+    log = logging.getLogger("localcloud")
+    if args.fresh and args.state_dir.exists():
+        shutil.rmtree(args.state_dir)
+    cloud = LocalCloud(_cloud_config(args, port=args.port, api_port=args.api_port))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    endpoints_path = args.state_dir / ENDPOINTS_FILE
+    after: subprocess.Popen[bytes] | None = None
+    try:
+        cloud.start()
+        try:
+            stack = _deploy(cloud, args)
+        except DeployError as err:
+            log.error("deploy of %s failed: %s", args.template, err)
+            return 2
+        cloud.reload()
+        api_url = f"http://{args.host}:{cloud.gateway.port}" if cloud.gateway else None
+        info = {
+            "endpoint_url": cloud.config.endpoint_url,
+            "api_url": api_url,
+            "region": cloud.config.region,
+            "pid": os.getpid(),
+            "stack_name": args.stack_name,
+            "template": str(Path(args.template).resolve()),
+            "stack": _stack_dict(stack),
+        }
+        endpoints_path.write_text(json.dumps(info, indent=2, default=str))
+        _print_summary(info)
+        if args.after:
+            env = dict(os.environ, AWS_ENDPOINT_URL=cloud.config.endpoint_url, AWS_DEFAULT_REGION=cloud.config.region,
+                       AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                       LOCALCLOUD_ENDPOINTS=str(endpoints_path.resolve()), LOCALCLOUD_API_URL=api_url or "")
+            log.info("running: %s", args.after)
+            after = subprocess.Popen(args.after, shell=True, env=env)
+        while not stop.is_set():
+            if after is not None and after.poll() is not None:
+                code = after.returncode
+                after = None
+                if code != 0:
+                    log.error("post-deploy command failed with exit code %d", code)
+                    if args.exit_after:
+                        return code
+                else:
+                    log.info("post-deploy command finished")
+                if args.exit_after:
+                    return code
+            stop.wait(0.2)
+        log.info("stopping (Ctrl-C)")
+        return 0
+    finally:
+        if after is not None and after.poll() is None:
+            after.terminate()
+            try:
+                after.wait(5)
+            except subprocess.TimeoutExpired:
+                after.kill()
+        try:
+            if endpoints_path.exists() and json.loads(endpoints_path.read_text()).get("pid") == os.getpid():
+                endpoints_path.unlink()
+        except (OSError, ValueError):
+            pass
+        cloud.stop()
+
+
+def _print_summary(info: dict[str, Any]) -> None:
+    stack = info["stack"]
+    lines = [
+        "",
+        f"  AWS APIs   {info['endpoint_url']}   (AWS_ENDPOINT_URL={info['endpoint_url']})",
+    ]
+    if info.get("api_url"):
+        lines.append(f"  HTTP API   {info['api_url']}")
+    lines.append(f"  Stack      {info['stack_name']}")
+    for logical, res in sorted((stack.get("resources") or {}).items()):
+        lines.append(f"    {logical:<32} {res.get('type', ''):<34} {res.get('physical_id', '')}")
+    outputs = stack.get("outputs") or {}
+    if outputs:
+        lines.append("  Outputs")
+        for k, v in outputs.items():
+            lines.append(f"    {k:<32} {v}")
+    lines.append("  Ctrl-C stops everything.")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+# ---- invoke --------------------------------------------------------------------------------------
+def _running_cloud(state_dir: Path) -> dict[str, Any] | None:
+    path = state_dir / ENDPOINTS_FILE
+    if not path.exists():
+        return None
+    try:
+        info = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (ValueError, KeyError, OSError):
+        return None
+    return info
+
+
+def _physical_function(stack: dict[str, Any], name: str) -> str:
+    res = (stack.get("resources") or {}).get(name)
+    if res is None:
+        known = [k for k, v in (stack.get("resources") or {}).items() if v.get("type") == "AWS::Lambda::Function"]
+        if name in [v.get("physical_id") for v in (stack.get("resources") or {}).values()]:
+            return name
+        raise SystemExit(f"no function {name!r} in the stack; functions: {', '.join(sorted(known))}")
+    return res["physical_id"]
+
+
+def _invoke(lambda_client: Any, function: str, payload: bytes) -> int:
+    resp = lambda_client.invoke(FunctionName=function, Payload=payload, LogType="Tail")
+    logs = base64.b64decode(resp.get("LogResult") or b"").decode(errors="replace")
+    if logs:
+        sys.stderr.write(logs.rstrip("\n") + "\n")
+    body = resp["Payload"].read().decode(errors="replace")
+    sys.stdout.write(body + "\n")
+    sys.stdout.flush()
+    return 1 if resp.get("FunctionError") else 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    import boto3
+
+    payload = Path(args.event).read_bytes() if args.event and args.event != "-" else (
+        sys.stdin.buffer.read() if args.event == "-" else b"{}")
+    try:
+        json.loads(payload or b"{}")
+    except ValueError as err:
+        sys.stderr.write(f"event is not valid JSON: {err}\n")
+        return 2
+    info = _running_cloud(args.state_dir)
+    if info is not None:
+        client = boto3.client("lambda", endpoint_url=info["endpoint_url"], region_name=info["region"],
+                              aws_access_key_id="test", aws_secret_access_key="test")
+        return _invoke(client, _physical_function(info["stack"], args.function), payload)
+    # Standalone: a throwaway cloud on free ports, like `sam local invoke` starting a container.
+    from .deploy import DeployError
+    from .server import LocalCloud
+
+    _setup_logging(logging.WARNING)
+    args.state_dir = args.state_dir / "invoke"
+    cloud = LocalCloud(_cloud_config(args, port=free_port(), api_port=0))
+    try:
+        cloud.start()
+        try:
+            stack = _stack_dict(_deploy(cloud, args))
+        except DeployError as err:
+            sys.stderr.write(f"deploy failed: {err}\n")
+            return 2
+        cloud.reload()
+        # Quiet the terminal echo: the function's log is printed once, from the invoke's log tail.
+        logging.getLogger("localcloud.functions").setLevel(logging.WARNING)
+        return _invoke(cloud.client("lambda"), _physical_function(stack, args.function), payload)
+    finally:
+        cloud.stop()
+
+
+# ---- generate-event ------------------------------------------------------------------------------
+def cmd_generate_event(args: argparse.Namespace) -> int:
+    event = sample_events.generate(args.kind, bucket=args.bucket, key=args.key, method=args.method, path=args.path,
+                                   body=args.body)
+    print(json.dumps(event, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--template", default="template.yaml")
+        sp.add_argument("--stack-name", default=os.environ.get("LOCALCLOUD_STACK", "selfheal"))
+        sp.add_argument("--state-dir", type=Path, default=STATE_DIR)
+        sp.add_argument("--parameter-overrides", default=None, help='"Key=Value Key2=Value2", as sam deploy takes')
+        sp.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+        sp.add_argument("--pure-python-runtime", action="store_true",
+                        help="use the bundled pure-Python runtime client instead of awslambdaric")
+        sp.add_argument("--default-concurrency", type=int, default=10)
+        sp.add_argument("--async-retry-delays", default="60,120", help="seconds before async retries 1 and 2")
+        sp.add_argument("--schedule-speedup", type=float, default=1.0, help="compress rate() schedules by this factor")
+
+    up = sub.add_parser("up", help="start the local cloud and deploy a SAM template (foreground)")
+    common(up)
+    up.add_argument("--port", type=int, default=4566)
+    up.add_argument("--api-port", type=int, default=3000)
+    up.add_argument("--fresh", action="store_true", help="start from an empty state directory")
+    up.add_argument("--after", default=None, help="shell command to run once deployed (e.g. a bootstrap)")
+    up.add_argument("--exit-after", action="store_true", help="exit when the --after command finishes")
+    up.set_defaults(func=cmd_up)
+
+    inv = sub.add_parser("invoke", help="invoke one function with one event (like sam local invoke)")
+    common(inv)
+    inv.add_argument("function", help="logical ID (or physical name) of the function")
+    inv.add_argument("--event", "-e", default=None, help="event JSON file ('-' for stdin; default {})")
+    inv.set_defaults(func=cmd_invoke)
+
+    ge = sub.add_parser("generate-event", help="print a sample event, like sam local generate-event")
+    ge.add_argument("kind", choices=sample_events.KINDS)
+    ge.add_argument("--bucket", default="example-bucket")
+    ge.add_argument("--key", default="incoming/batch.csv")
+    ge.add_argument("--method", default="GET")
+    ge.add_argument("--path", default="/")
+    ge.add_argument("--body", default=None)
+    ge.set_defaults(func=cmd_generate_event)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

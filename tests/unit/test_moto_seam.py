@@ -1,0 +1,39 @@
+"""The seam the local cloud patches in moto. If a moto upgrade moves it, this fails loudly."""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import version
+
+
+def test_moto_is_the_pinned_version():
+    assert version("moto") == "5.2.5", "re-verify infra/localcloud/motobridge.py against the new moto"
+
+
+def test_lambda_invoke_entry_points_exist_with_the_expected_signatures():
+    from moto.awslambda.models import LambdaFunction
+
+    assert list(inspect.signature(LambdaFunction.invoke).parameters) == [
+        "self", "body", "request_headers", "response_headers"]
+    assert "event" in inspect.signature(LambdaFunction._invoke_lambda).parameters
+
+
+def test_s3_and_events_notification_hooks_exist():
+    import moto.events.notifications as ev
+    import moto.s3.notifications as s3n
+
+    assert list(inspect.signature(s3n._invoke_awslambda).parameters) == [
+        "account_id", "event_body", "fn_arn", "region_name"]
+    assert list(inspect.signature(ev._invoke_lambda).parameters) == ["account_id", "fn_arn", "event"]
+    # S3 calls the hook from inside PutObject; the bridge must replace exactly this name.
+    assert "_invoke_awslambda(" in inspect.getsource(s3n.send_event)
+
+
+def test_step_functions_calls_lambda_through_the_invoke_api():
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    src = inspect.getsource(lambda_eval_utils)
+    assert "lambda_client.invoke(" in src
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    assert "moto_server_port()" in inspect.getsource(boto_client)

@@ -45,6 +45,10 @@ class _App:
     def __init__(self, moto_app: Any):
         self.moto_app = moto_app
         self.fast_invoke: FastInvoke | None = None
+        # moto checks a condition and then writes in separate Python steps, so two threads can both
+        # win an S3 IfNoneMatch put or a DynamoDB conditional write. AWS makes those atomic; here every
+        # mutating request to moto runs one at a time.
+        self._write_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         fast = self.fast_invoke
@@ -63,7 +67,11 @@ class _App:
                     start_response(_STATUS.get(status, f"{status} Error"), list(resp_headers.items()))
                     return [data]
                 environ["wsgi.input"] = _Replay(body)
-        return self.moto_app(environ, start_response)
+        if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            return self.moto_app(environ, start_response)
+        with self._write_lock:
+            # Materialise the body inside the lock: moto may produce it lazily.
+            return list(self.moto_app(environ, start_response))
 
 
 class _Replay:

@@ -54,6 +54,9 @@ class AuditAction(StrEnum):
     RECOVERED = "recovered"  # a failing health check passed again after recovery
     RECOVERY_FAILED = "recovery_failed"  # recovery gave up; needs a human
     HEALTH_OK = "health_ok"  # a scheduled or post-promotion health check passed
+    HEALTH_FAILED = "health_failed"  # a health check failed (recovery follows)
+    RECYCLED = "recycled"  # the predict function's workers were recycled (configuration update)
+    EXECUTION_FINISHED = "execution_finished"  # a self-healing execution ended (outcome in details)
 
 
 class AuditItem(TypedDict, total=False):

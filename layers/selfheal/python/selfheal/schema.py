@@ -21,6 +21,12 @@ class NumericFeature:
     description: str = ""
     # Whether IQR outlier capping may touch this column. Coordinates never, by default.
     cap_outliers: bool = True
+    # A typical value, used for health checks and API examples (the midpoint of the bounds if unset).
+    example: float | None = None
+
+    @property
+    def example_value(self) -> float:
+        return self.example if self.example is not None else (self.minimum + self.maximum) / 2
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,12 @@ class Schema:
         """Columns IQR capping applies to: flagged numeric features; never the target."""
         return [f.name for f in self.numeric if f.cap_outliers]
 
+    def example_record(self) -> dict[str, float | str]:
+        """A valid, typical record (health checks, documentation)."""
+        record: dict[str, float | str] = {f.name: f.example_value for f in self.numeric}
+        record.update({c.name: c.categories[0] for c in self.categorical})
+        return record
+
     def numeric_feature(self, name: str) -> NumericFeature:
         for f in (*self.numeric, self.target):
             if f.name == name:
@@ -91,14 +103,14 @@ class Schema:
 CALIFORNIA_HOUSING = Schema(
     name="california_housing",
     numeric=(
-        NumericFeature("MedInc", 0.0, 20.0, "median income in block group, $10k"),
-        NumericFeature("HouseAge", 0.0, 100.0, "median house age in block group, years"),
-        NumericFeature("AveRooms", 0.0, 200.0, "average rooms per household"),
-        NumericFeature("AveBedrms", 0.0, 50.0, "average bedrooms per household"),
-        NumericFeature("Population", 0.0, 50000.0, "block group population"),
-        NumericFeature("AveOccup", 0.0, 1500.0, "average household members"),
-        NumericFeature("Latitude", 32.0, 42.5, "block group latitude", cap_outliers=False),
-        NumericFeature("Longitude", -124.5, -114.0, "block group longitude", cap_outliers=False),
+        NumericFeature("MedInc", 0.0, 20.0, "median income in block group, $10k", example=3.87),
+        NumericFeature("HouseAge", 0.0, 100.0, "median house age in block group, years", example=29.0),
+        NumericFeature("AveRooms", 0.0, 200.0, "average rooms per household", example=5.43),
+        NumericFeature("AveBedrms", 0.0, 50.0, "average bedrooms per household", example=1.10),
+        NumericFeature("Population", 0.0, 50000.0, "block group population", example=1425.0),
+        NumericFeature("AveOccup", 0.0, 1500.0, "average household members", example=3.07),
+        NumericFeature("Latitude", 32.0, 42.5, "block group latitude", cap_outliers=False, example=34.05),
+        NumericFeature("Longitude", -124.5, -114.0, "block group longitude", cap_outliers=False, example=-118.25),
     ),
     target=NumericFeature("MedHouseVal", 0.0, 10.0, "median house value, $100k", cap_outliers=False),
 )

@@ -1,0 +1,19 @@
+"""DriftFunction: S3 trigger on incoming/*.csv. Checks drift and degradation; may start retraining."""
+
+import logging
+from urllib.parse import unquote_plus
+
+from selfheal.context import Context
+from selfheal.flows.monitor import check_upload
+
+logging.getLogger().setLevel(logging.INFO)
+CTX = Context.from_env(services=("stepfunctions",), require=("state_machine_arn",))
+
+
+def handler(event, context):
+    results = []
+    for record in event.get("Records", []):
+        s3 = record["s3"]
+        # S3 event keys are URL-encoded (spaces arrive as '+').
+        results.append(check_upload(CTX, bucket=s3["bucket"]["name"], key=unquote_plus(s3["object"]["key"])))
+    return {"results": results}

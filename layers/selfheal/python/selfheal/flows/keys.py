@@ -1,0 +1,36 @@
+"""S3 key layout of the data bucket (part of the user-facing contract, see DESIGN.md)."""
+
+from __future__ import annotations
+
+import posixpath
+
+REFERENCE_KEY = "reference/current.csv"
+REFERENCE_META_KEY = "reference/current.json"
+
+
+def execution_name(execution_arn: str | None) -> str:
+    """The name part of an execution ARN (``arn:aws:states:r:a:execution:<machine>:<name>``)."""
+    if not execution_arn:
+        return "manual"
+    return execution_arn.rsplit(":", 1)[-1]
+
+
+def batch_name(key: str) -> str:
+    return posixpath.basename(key) or "batch.csv"
+
+
+def curated_key(execution_arn: str | None, key: str) -> str:
+    return f"curated/{execution_name(execution_arn)}/{batch_name(key)}"
+
+
+def training_key(execution_arn: str | None) -> str:
+    return f"curated/{execution_name(execution_arn)}/training.csv"
+
+
+def quarantine_key(key: str) -> str:
+    rel = key.removeprefix("incoming/")
+    return f"quarantine/{rel}"
+
+
+def holdout_key(model_name: str, version: str) -> str:
+    return f"holdouts/{model_name}/{version}.csv"

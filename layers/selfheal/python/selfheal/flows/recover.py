@@ -1,0 +1,137 @@
+"""Recover: health-check serving; recycle, then roll back to the last known good version.
+
+The health check has two halves: the production artifact itself (it loads, its checksum holds) and
+the live predict function (a known record through the same event API Gateway would send).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from selfheal.audit import AuditAction
+from selfheal.context import Context
+from selfheal.exceptions import ModelLoadError, ModelNotFoundError, NoHealthyModelError, RecoveryFailedError
+from selfheal.flows.promote import rollback
+from selfheal.inference import OnnxModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Health:
+    healthy: bool
+    reason: str
+    alias_version: str | None = None
+    served_version: str | None = None
+    prediction: float | None = None
+    latency_ms: float | None = None
+
+
+def _predict_event(record: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps(record)
+    return {
+        "version": "2.0", "routeKey": "POST /predict", "rawPath": "/predict", "rawQueryString": "",
+        "headers": {"content-type": "application/json", "user-agent": "selfheal-recover"},
+        "requestContext": {"http": {"method": "POST", "path": "/predict", "protocol": "HTTP/1.1",
+                                    "sourceIp": "127.0.0.1", "userAgent": "selfheal-recover"},
+                           "routeKey": "POST /predict", "stage": "$default", "requestId": "health-check",
+                           "timeEpoch": int(time.time() * 1000)},
+        "body": body, "isBase64Encoded": False,
+    }
+
+
+def health_check(ctx: Context) -> Health:
+    s = ctx.settings
+    alias = ctx.registry.production()
+    if alias is None:
+        return Health(False, "no production model")
+    version = alias["version"]
+    try:
+        OnnxModel.from_bytes(ctx.registry.load_model_bytes(version), s.schema)
+    except (ModelLoadError, ModelNotFoundError) as err:
+        return Health(False, f"production artifact {version} is broken: {err}", alias_version=version)
+    start = time.perf_counter()
+    resp = ctx.lambda_client.invoke(FunctionName=s.predict_function_name,
+                                    Payload=json.dumps(_predict_event(s.schema.example_record())).encode())
+    latency = (time.perf_counter() - start) * 1000
+    payload = json.loads(resp["Payload"].read() or b"null")
+    if resp.get("FunctionError"):
+        return Health(False, f"predict function error: {payload}", alias_version=version, latency_ms=latency)
+    status = payload.get("statusCode") if isinstance(payload, dict) else None
+    try:
+        body = json.loads(payload.get("body") or "{}")
+    except (ValueError, AttributeError):
+        body = {}
+    if status != 200:
+        return Health(False, f"predict answered {status}: {str(body)[:300]}", alias_version=version, latency_ms=latency)
+    prediction = body.get("prediction")
+    served = body.get("model_version")
+    if not isinstance(prediction, (int, float)) or not math.isfinite(prediction):
+        return Health(False, f"predict returned a non-finite prediction {prediction!r}", version, served, None, latency)
+    return Health(True, "ok", version, served, float(prediction), latency)
+
+
+def verify(ctx: Context, *, expected_version: str, execution_arn: str | None, attempts: int = 10,
+           sleep=time.sleep) -> dict[str, Any]:
+    """The post-promotion smoke test: the new version must be what serving answers with."""
+    health = health_check(ctx)
+    for _ in range(attempts):
+        if not health.healthy or health.served_version == expected_version:
+            break
+        sleep(0.5)  # serving re-reads the alias every ALIAS_CHECK_SECONDS
+        health = health_check(ctx)
+    ok = health.healthy and health.served_version == expected_version
+    if health.healthy and not ok:
+        health = Health(False, f"serving answers with {health.served_version}, expected {expected_version}",
+                        health.alias_version, health.served_version, health.prediction, health.latency_ms)
+    ctx.audit.record(AuditAction.HEALTH_OK if ok else AuditAction.HEALTH_FAILED,
+                     f"smoke test of {expected_version}: {health.reason}", execution_arn=execution_arn,
+                     details=asdict(health))
+    return {"healthy": ok, **asdict(health)}
+
+
+def recover(ctx: Context, *, execution_arn: str | None = None, sleep=time.sleep) -> dict[str, Any]:
+    """The scheduled health check; on failure: recycle once, then roll back, at most N attempts."""
+    s = ctx.settings
+    health = health_check(ctx)
+    if health.healthy:
+        return {"healthy": True, "actions": [], **asdict(health)}
+    ctx.audit.record(AuditAction.HEALTH_FAILED, health.reason, execution_arn=execution_arn, details=asdict(health))
+    actions: list[dict[str, Any]] = []
+    for attempt in range(1, s.max_recovery_attempts + 1):
+        if attempt == 1 and "artifact" not in health.reason:
+            action = _recycle(ctx, attempt, execution_arn)
+        else:
+            try:
+                result = rollback(ctx, reason=f"recovery attempt {attempt}: {health.reason}", execution_arn=execution_arn)
+                action = {"attempt": attempt, "action": "rollback", **result}
+            except NoHealthyModelError as err:
+                action = {"attempt": attempt, "action": "rollback", "error": str(err)}
+        actions.append(action)
+        sleep(min(2.0, s.alias_check_seconds + 0.5))
+        health = health_check(ctx)
+        if health.healthy:
+            ctx.audit.record(AuditAction.RECOVERED, f"healthy again after {attempt} attempt(s): "
+                             + ", ".join(a["action"] for a in actions), execution_arn=execution_arn,
+                             details={"actions": actions, **asdict(health)})
+            return {"healthy": True, "actions": actions, **asdict(health)}
+    ctx.audit.record(AuditAction.RECOVERY_FAILED, f"still unhealthy after {len(actions)} attempt(s): {health.reason}",
+                     execution_arn=execution_arn, details={"actions": actions})
+    raise RecoveryFailedError(f"still unhealthy after {len(actions)} attempt(s): {health.reason}",
+                              details={"actions": actions})
+
+
+def _recycle(ctx: Context, attempt: int, execution_arn: str | None) -> dict[str, Any]:
+    """A configuration update makes Lambda replace every warm execution environment."""
+    name = ctx.settings.predict_function_name
+    env = ctx.lambda_client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+    env["RECYCLED_AT"] = ctx.clock().isoformat()
+    ctx.lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+    ctx.audit.record(AuditAction.RECYCLED, f"recovery attempt {attempt}: recycled {name}", execution_arn=execution_arn,
+                     details={"function": name})
+    return {"attempt": attempt, "action": "recycle", "function": name}

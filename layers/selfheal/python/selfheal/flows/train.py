@@ -1,0 +1,61 @@
+"""Train: fit the scikit-learn pipeline, export ONNX, measure parity, publish an immutable version."""
+
+from __future__ import annotations
+
+import platform
+from importlib.metadata import version as package_version
+from typing import Any
+
+import pandas as pd
+
+from selfheal.audit import AuditAction
+from selfheal.context import Context
+from selfheal.flows.keys import holdout_key
+from selfheal.storage import read_frame, write_frame
+from selfheal.training import export_onnx, onnx_parity, train_model
+
+_LIBRARIES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "pandas", "numpy")
+
+
+def library_versions() -> dict[str, str]:
+    return {"python": platform.python_version(), **{name: package_version(name) for name in _LIBRARIES}}
+
+
+def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger: str,
+                  execution_arn: str | None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    s = ctx.settings
+    schema = s.schema
+    data = read_frame(ctx.s3, s.data_bucket, training_key)
+    trained = train_model(data, schema, model_type=s.model_type, params=params)
+    onnx_bytes = export_onnx(trained.pipeline, schema)
+    parity = onnx_parity(onnx_bytes, trained.pipeline, trained.X_holdout)
+    production = ctx.registry.production()
+    metrics = {**trained.metrics, "parity_max_abs_diff": parity}
+    manifest = {
+        "model_type": trained.model_type,
+        "params": trained.params,
+        "seed": trained.seed,
+        "schema": schema.name,
+        "features": schema.feature_names,
+        "target": schema.target.name,
+        "data_fingerprint": fingerprint,
+        "training_key": f"s3://{s.data_bucket}/{training_key}",
+        "rows": {"train": trained.train_rows, "holdout": trained.holdout_rows},
+        "training_seconds": round(trained.training_seconds, 3),
+        "parent_version": production["version"] if production else None,
+        "trigger": trigger,
+        "execution_arn": execution_arn,
+        "parity_tolerance": s.parity_tolerance,
+        "libraries": library_versions(),
+    }
+    version = ctx.registry.publish_version(onnx_bytes, metrics, manifest)
+    holdout = pd.concat([trained.X_holdout.reset_index(drop=True),
+                         pd.Series(trained.y_holdout, name=schema.target.name)], axis=1)
+    hkey = holdout_key(s.model_name, version)
+    write_frame(ctx.s3, s.model_bucket, hkey, holdout)
+    ctx.audit.record(AuditAction.TRAINED,
+                     f"{version}: R2 {metrics['r2']:.3f}, RMSE {metrics['rmse']:.3f}, parity {parity:.2e}",
+                     execution_arn=execution_arn, details={"version": version, "metrics": metrics,
+                                                          "rows": manifest["rows"]})
+    return {"version": version, "metrics": metrics, "parity": parity, "holdout_key": hkey,
+            "parent_version": manifest["parent_version"]}

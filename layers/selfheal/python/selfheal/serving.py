@@ -1,0 +1,217 @@
+"""The prediction API: FastAPI over onnxruntime, run behind Mangum in PredictFunction.
+
+No scikit-learn or pandas here, so the predict Lambda stays small and its cold start short. The ONNX
+session is cached across warm invocations; the ``production`` alias is re-checked with a cheap
+HeadObject at most every ``ALIAS_CHECK_SECONDS``, so a promotion or rollback reaches serving within
+seconds.
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves the route signatures built inside create_app.
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
+
+from selfheal.config import Settings
+from selfheal.exceptions import ModelLoadError, ModelNotFoundError
+from selfheal.inference import OnnxModel
+from selfheal.registry import ModelRegistry
+from selfheal.schema import Schema
+
+logger = logging.getLogger(__name__)
+VERSION_HEADER = "X-Model-Version"
+
+
+class ModelUnavailableError(Exception):
+    """No loadable production model (serving answers 503, never a wrong prediction)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: str
+    model: OnnxModel
+    metrics: dict[str, Any]
+    promoted_at: str | None
+    loaded_at: float
+
+
+class ModelProvider:
+    """The current production model, reloaded only when the alias object changes."""
+
+    def __init__(self, registry: ModelRegistry, schema: Schema, *, check_seconds: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self._registry = registry
+        self._schema = schema
+        self._check_seconds = check_seconds
+        self._clock = clock
+        self._loaded: LoadedModel | None = None
+        self._etag: str | None = None
+        self._checked = float("-inf")
+
+    @property
+    def cached(self) -> LoadedModel | None:
+        return self._loaded
+
+    def current(self) -> LoadedModel:
+        now = self._clock()
+        if self._loaded is not None and now - self._checked < self._check_seconds:
+            return self._loaded
+        self._checked = now
+        etag = self._registry.alias_etag()
+        if self._loaded is not None and etag is not None and etag == self._etag:
+            return self._loaded
+        alias = self._registry.production()
+        if alias is None:
+            raise ModelUnavailableError("no production model has been promoted yet")
+        version = alias["version"]
+        if self._loaded is not None and self._loaded.version == version:
+            self._etag = etag
+            return self._loaded
+        try:
+            model = OnnxModel.from_bytes(self._registry.load_model_bytes(version), self._schema)
+            metrics = self._registry.get_version(version)["metrics"]
+        except (ModelLoadError, ModelNotFoundError) as err:
+            if self._loaded is not None:
+                # Keep answering with the last good model; the recover function repairs the alias.
+                logger.error("production %s cannot be loaded (%s); still serving %s", version, err, self._loaded.version)
+                return self._loaded
+            raise ModelUnavailableError(f"production model {version} cannot be loaded: {err}") from err
+        self._loaded = LoadedModel(version, model, metrics, alias.get("updated_at"), time.time())
+        self._etag = etag
+        logger.info("serving model %s", version)
+        return self._loaded
+
+
+def record_model(schema: Schema) -> type[BaseModel]:
+    """The request record, built from the schema: finite numbers within bounds, no extra fields."""
+    fields: dict[str, Any] = {}
+    for f in schema.numeric:
+        fields[f.name] = (Annotated[float, Field(strict=True, ge=f.minimum, le=f.maximum, allow_inf_nan=False,
+                                                 description=f.description, examples=[f.example_value])], ...)
+    for c in schema.categorical:
+        fields[c.name] = (Literal[c.categories], Field(description=c.description))  # type: ignore[valid-type]
+    return create_model("HouseRecord", __config__=ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [schema.example_record()]}), **fields)
+
+
+class SinglePrediction(BaseModel):
+    model_version: str
+    prediction: float = Field(description="predicted median house value, in units of $100k")
+
+
+class BatchPrediction(BaseModel):
+    model_version: str
+    count: int
+    predictions: list[float]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model_version: str
+
+
+class ModelInfo(BaseModel):
+    model_version: str
+    metrics: dict[str, float]
+    promoted_at: str | None
+    loaded_at: float
+
+
+class ErrorBody(BaseModel):
+    detail: Any
+    model_version: str | None = None
+
+
+def create_app(settings: Settings, provider: ModelProvider) -> FastAPI:
+    schema = settings.schema
+    Record = record_model(schema)
+    Batch = create_model("PredictBatch", __config__=ConfigDict(extra="forbid"),
+                         records=(list[Record], Field(min_length=1, max_length=settings.max_batch_rows)))  # type: ignore[valid-type]
+
+    def _kind(value: Any) -> str:
+        return "batch" if isinstance(value, dict) and "records" in value else "single"
+
+    PredictBody = Annotated[
+        Annotated[Record, Tag("single")] | Annotated[Batch, Tag("batch")],  # type: ignore[valid-type]
+        Discriminator(_kind),
+    ]
+
+    # The model is fetched inside each route, after validation: bad input is a 422 even when no model
+    # can be loaded.
+    router = APIRouter()
+    errors: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": "no loadable model"}}
+
+    @router.post("/predict", response_model=SinglePrediction | BatchPrediction, responses=errors)
+    async def predict(body: Annotated[PredictBody, Body()]) -> SinglePrediction | BatchPrediction:
+        """Predict one record, or a batch as ``{"records": [...]}``."""
+        loaded = provider.current()
+        if isinstance(body, Batch):
+            rows = [r.model_dump() for r in body.records]  # type: ignore[attr-defined]
+            preds = loaded.model.predict_records(rows)
+            return BatchPrediction(model_version=loaded.version, count=len(preds), predictions=preds)
+        (pred,) = loaded.model.predict_records([body.model_dump()])
+        return SinglePrediction(model_version=loaded.version, prediction=pred)
+
+    @router.get("/health", response_model=Health, responses=errors)
+    async def health() -> Health:
+        loaded = provider.current()
+        return Health(status="ok", model_version=loaded.version)
+
+    @router.get("/model", response_model=ModelInfo, responses=errors)
+    async def model_info() -> ModelInfo:
+        loaded = provider.current()
+        metrics = {k: float(v) for k, v in loaded.metrics.items() if isinstance(v, int | float)}
+        return ModelInfo(model_version=loaded.version, metrics=metrics, promoted_at=loaded.promoted_at,
+                         loaded_at=loaded.loaded_at)
+
+    app = FastAPI(title="House price prediction", version="1.0",
+                  description="Self-healing house-price model served from ONNX. Values are in $100k.")
+    app.include_router(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default handler echoes the input; NaN or Infinity there would make the 422 itself
+        # fail to serialise (a 500). Non-finite numbers are echoed as strings instead.
+        return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(exc.errors()))})
+
+    @app.exception_handler(ModelUnavailableError)
+    async def unavailable(request: Request, exc: ModelUnavailableError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc), "model_version": None})
+
+    @app.middleware("http")
+    async def version_header(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        cached = provider.cached
+        if cached is not None:
+            response.headers[VERSION_HEADER] = cached.version
+        return response
+
+    return app
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def app_from_env() -> FastAPI:
+    """The app as PredictFunction and ``make serve`` build it, from the environment."""
+    from selfheal.context import make_client
+
+    settings = Settings.from_env()
+    registry = ModelRegistry(make_client("s3"), settings.model_bucket, settings.model_name)
+    return create_app(settings, ModelProvider(registry, settings.schema, check_seconds=settings.alias_check_seconds))

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from selfheal.monitoring import degradation_check, degradation_check_predictions, rmse
 
 

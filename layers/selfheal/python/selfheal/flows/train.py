@@ -26,7 +26,9 @@ def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger:
     s = ctx.settings
     schema = s.schema
     data = read_frame(ctx.s3, s.data_bucket, training_key)
-    trained = train_model(data, schema, model_type=s.model_type, params=params)
+    # One thread: on a small machine the booster's default two threads made fits take 0.5 s to 24 s
+    # at random; one thread is steady (and a Lambda has few vCPUs anyway).
+    trained = train_model(data, schema, model_type=s.model_type, params=params, n_threads=1)
     onnx_bytes = export_onnx(trained.pipeline, schema)
     parity = onnx_parity(onnx_bytes, trained.pipeline, trained.X_holdout)
     production = ctx.registry.production()

@@ -1,0 +1,318 @@
+"""Data quality: read an uploaded CSV safely, then fix what can be fixed and reject what cannot.
+
+Pure functions: bytes or DataFrames in, DataFrames and a report out. Where the bytes come from and
+where the curated frame or the quarantine reason go is the caller's business (the FixData Lambda).
+
+Every rejection is a :class:`~selfheal.exceptions.DataQualityError` with a machine-readable
+``reason`` (the state machine quarantines on that class name; Step Functions matches error names
+exactly, so subclasses such as ``SchemaError`` would slip past ``Catch: [DataQualityError]``):
+
+========================  =========================================================================
+``too_large``             more than ``max_bytes`` bytes
+``empty_file``            no bytes, or only whitespace
+``not_utf8``              binary content, NUL bytes or another encoding (UTF-16, Latin-1 ...)
+``malformed_csv``         the tokenizer failed (e.g. a row with more fields than the header)
+``wrong_delimiter``       the header is a single column containing ``;``, tab or ``|``
+``duplicate_columns``     a column name appears twice in the header
+``missing_columns``       required columns absent (``details["missing"]``)
+``unknown_columns``       columns not in the schema (``details["unknown"]``)
+``header_only``           a header and no data rows
+``too_many_bad_rows``     more than ``max_bad_row_fraction`` of the rows had an invalid value
+``unimputable_column``    a column has no valid value to impute from
+``empty_batch``           nothing left after fixing
+========================  =========================================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from selfheal.exceptions import DataQualityError
+from selfheal.schema import Schema
+
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+DEFAULT_IQR_FACTOR = 3.0
+DEFAULT_MAX_BAD_ROW_FRACTION = 0.2
+
+# Spellings of "no value" that pandas' own CSV reader treats as missing; a cell like this is a
+# missing value, not an unparsable one.
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a"})
+_DELIMITER_HINTS = (";", "\t", "|")
+
+
+def _reject(message: str, reason: str, **details: Any) -> DataQualityError:
+    return DataQualityError(message, reason=reason, details=details)
+
+
+def check_columns(columns: list[str], schema: Schema, *, require_target: bool = True) -> None:
+    """Raise ``duplicate_columns``, ``missing_columns`` or ``unknown_columns`` for a header.
+
+    Extra columns are rejected rather than dropped: a column we do not know is most often a
+    renamed or misspelled one, and silently training without it would hide that.
+    """
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for name in columns:
+        if name in seen and name not in duplicates:
+            duplicates.append(name)
+        seen.add(name)
+    if duplicates:
+        raise _reject(f"duplicate columns: {duplicates}", "duplicate_columns", duplicates=duplicates)
+    required = schema.feature_names + ([schema.target.name] if require_target else [])
+    allowed = set(schema.all_columns)
+    missing = [c for c in required if c not in seen]
+    unknown = [c for c in columns if c not in allowed]
+    if missing:
+        raise _reject(f"missing columns: {missing}", "missing_columns", missing=missing, unknown=unknown)
+    if unknown:
+        raise _reject(f"unknown columns: {unknown}", "unknown_columns", unknown=unknown)
+
+
+def parse_csv(
+    raw: bytes,
+    schema: Schema,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    require_target: bool = True,
+) -> pd.DataFrame:
+    """Read an uploaded CSV into a frame of strings, columns in schema order; nothing is converted.
+
+    Cells are kept verbatim as text (values are parsed later by :func:`fix_batch`): a spreadsheet
+    formula such as ``=cmd|' /C calc'!A0`` is inert data here and simply fails to parse as a number.
+    Missing trailing fields become NaN. Without ``require_target`` the target column may be absent;
+    it is still allowed (not an unknown column) when present.
+
+    The header must name exactly the schema's columns (in any order): missing columns are rejected,
+    and so are unknown extra ones (see :func:`check_columns`). Raises :class:`DataQualityError` with
+    the reason codes listed in the module docstring.
+    """
+    if len(raw) > max_bytes:
+        raise _reject(f"file is {len(raw)} bytes, limit {max_bytes}", "too_large", size=len(raw), limit=max_bytes)
+    if not raw or raw.isspace():
+        raise _reject("file is empty", "empty_file")
+    if b"\x00" in raw:
+        # UTF-8 text never contains NUL; UTF-16 and binary files almost always do.
+        raise _reject("file contains NUL bytes (binary or UTF-16?)", "not_utf8")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _reject(f"file is not UTF-8 text: {exc.reason} at byte {exc.start}", "not_utf8", byte=exc.start) from exc
+
+    if not text or text.isspace():  # e.g. nothing but a byte-order mark
+        raise _reject("file is empty", "empty_file")
+
+    # The header goes through the csv module first: pandas would silently rename duplicate
+    # columns ("a", "a.1"), and we want to say which delimiter is wrong before anything else.
+    try:
+        first_line = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:
+        raise _reject(f"cannot read the CSV header: {exc}", "malformed_csv") from exc
+    header = [name.strip() for name in first_line]
+    if len(header) == 1:
+        found = [d for d in _DELIMITER_HINTS if d in header[0]]
+        if found:
+            raise _reject(f"header is one column containing {found[0]!r}; expected ','", "wrong_delimiter", found=found)
+    check_columns(header, schema, require_target=require_target)
+
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,  # keep "NA"/"n/a" as text; fix_batch decides what is missing
+            skip_blank_lines=True,
+            skipinitialspace=True,
+            engine="c",
+        )
+    except pd.errors.ParserError as exc:
+        raise _reject(f"cannot tokenize CSV: {exc}", "malformed_csv") from exc
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas' implicit index: every row has one field more than the header.
+        raise _reject("rows have more fields than the header", "malformed_csv")
+    if frame.empty:
+        raise _reject("file has a header but no data rows", "header_only")
+    frame.columns = header
+    ordered = [c for c in schema.all_columns if c in frame.columns]
+    return frame[ordered].reset_index(drop=True)
+
+
+@dataclass
+class FixReport:
+    """What :func:`fix_batch` did; ``to_dict()`` is JSON-able (the quarantine/curation record).
+
+    Per-column counts have one key per schema column present in the batch (``outliers_capped``:
+    one per capped column). ``missing_imputed`` counts every cell that was imputed, whether it
+    arrived missing, unparsable or out of bounds. ``bad_row_fraction`` is the share of input rows
+    with at least one missing, unparsable or out-of-bounds value (target included).
+    """
+
+    rows_in: int = 0
+    rows_out: int = 0
+    duplicates_removed: int = 0
+    rows_dropped_missing_target: int = 0
+    bad_row_fraction: float = 0.0
+    missing_imputed: dict[str, int] = field(default_factory=dict)
+    unparsable: dict[str, int] = field(default_factory=dict)
+    out_of_bounds: dict[str, int] = field(default_factory=dict)
+    outliers_capped: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FixResult:
+    """The fixed frame (schema column order, float64 numerics) and what was done to it."""
+
+    frame: pd.DataFrame
+    report: FixReport
+
+
+def _as_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(stripped text, missing mask) for an object/string column; NaN/None and markers are missing."""
+    absent = series.isna()
+    text = series.astype(object).where(~absent, "").map(str).str.strip()
+    missing = absent | text.str.lower().isin(MISSING_MARKERS)
+    return text, missing
+
+
+def _coerce_numeric(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(float64 values, missing mask, unparsable mask); both failures end up NaN in the values."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.astype("float64")
+        return values, values.isna(), pd.Series(False, index=series.index)
+    text, missing = _as_text(series)
+    # Decimal commas ("12,5") are not guessed at: "1,200" is as likely a thousands separator.
+    values = pd.to_numeric(text.where(~missing, ""), errors="coerce").astype("float64")
+    values = values.where(~missing)
+    unparsable = values.isna() & ~missing
+    return values, missing, unparsable
+
+
+def _coerce_categorical(series: pd.Series, categories: tuple[str, ...]) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(text or NaN, missing mask, unparsable mask); a value outside ``categories`` is unparsable."""
+    text, missing = _as_text(series)
+    unparsable = ~missing & ~text.isin(categories)
+    return text.where(~(missing | unparsable)), missing, unparsable
+
+
+def _iqr_cap(values: pd.Series, factor: float) -> tuple[pd.Series, int]:
+    q1, q3 = values.quantile([0.25, 0.75])
+    iqr = q3 - q1
+    if not np.isfinite(iqr) or iqr <= 0:
+        # A (near-)constant column has no spread to measure outliers against; capping would flatten
+        # every value that differs from the bulk, so leave it alone.
+        return values, 0
+    capped = values.clip(q1 - factor * iqr, q3 + factor * iqr)
+    return capped, int((capped != values).sum())
+
+
+def fix_batch(
+    df: pd.DataFrame,
+    schema: Schema,
+    *,
+    iqr_factor: float = DEFAULT_IQR_FACTOR,
+    max_bad_row_fraction: float = DEFAULT_MAX_BAD_ROW_FRACTION,
+    require_target: bool = True,
+) -> FixResult:
+    """Fix a batch (from :func:`parse_csv`, or any frame with the schema's columns); ``df`` is not modified.
+
+    Steps, in order:
+
+    1. coerce types: numbers parsed from text (markers such as ``"n/a"`` count as missing, other
+       non-numbers as unparsable), categoricals checked against the schema's categories;
+    2. hard bounds: values outside a feature's ``minimum``/``maximum`` (and ±inf) become missing;
+    3. rows with a missing target are dropped (a label cannot be imputed);
+    4. if more than ``max_bad_row_fraction`` of the rows had any missing, unparsable or
+       out-of-bounds value, raise ``too_many_bad_rows``: at that point imputing would invent a
+       large part of the batch, so it goes to quarantine instead;
+    5. impute: numeric features with the batch median, categoricals with the mode;
+    6. cap outliers at ``Q1 - k·IQR`` / ``Q3 + k·IQR`` (``k = iqr_factor``), only in
+       ``schema.capped_columns``: never coordinates, never the target;
+    7. drop exact duplicate rows (after imputation, so duplicates of dirty rows are caught too);
+    8. reject an empty result (``empty_batch``).
+
+    Without ``require_target`` the output has the feature columns only (a target column, if
+    present, is ignored): that is the shape of an unlabelled scoring batch.
+    """
+    check_columns([str(c) for c in df.columns], schema, require_target=require_target)
+    target = schema.target.name
+    labelled = require_target
+    columns = schema.all_columns if labelled else schema.feature_names
+    report = FixReport(rows_in=len(df))
+    if len(df) == 0:
+        raise _reject("batch has no rows", "empty_batch", report=report.to_dict())
+
+    values: dict[str, pd.Series] = {}
+    bad = pd.Series(False, index=df.index)
+    for feature in (*schema.numeric, *((schema.target,) if labelled else ())):
+        parsed, missing, unparsable = _coerce_numeric(df[feature.name])
+        outside = parsed.notna() & ((parsed < feature.minimum) | (parsed > feature.maximum))
+        values[feature.name] = parsed.where(~outside)
+        bad |= missing | unparsable | outside
+        report.unparsable[feature.name] = int(unparsable.sum())
+        report.out_of_bounds[feature.name] = int(outside.sum())
+    for cat in schema.categorical:
+        parsed, missing, unparsable = _coerce_categorical(df[cat.name], cat.categories)
+        values[cat.name] = parsed
+        bad |= missing | unparsable
+        report.unparsable[cat.name] = int(unparsable.sum())
+        report.out_of_bounds[cat.name] = 0
+    frame = pd.DataFrame(values, index=df.index)[columns]
+
+    if labelled:
+        has_target = frame[target].notna()
+        report.rows_dropped_missing_target = int((~has_target).sum())
+        frame = frame.loc[has_target].copy()
+    report.bad_row_fraction = float(bad.mean())
+    if report.bad_row_fraction > max_bad_row_fraction:
+        raise _reject(
+            f"{report.bad_row_fraction:.1%} of rows have invalid values (limit {max_bad_row_fraction:.1%})",
+            "too_many_bad_rows",
+            bad_row_fraction=report.bad_row_fraction,
+            max_bad_row_fraction=max_bad_row_fraction,
+            report=report.to_dict(),
+        )
+    if frame.empty:
+        raise _reject("no rows left after dropping rows without a target", "empty_batch", report=report.to_dict())
+
+    for name in schema.feature_names:
+        gaps = frame[name].isna()
+        report.missing_imputed[name] = int(gaps.sum())
+        if not gaps.any():
+            continue
+        fill = _fill_value(frame[name], schema, name)
+        if fill is None:
+            raise _reject(f"column {name} has no valid value to impute from", "unimputable_column", column=name)
+        frame[name] = frame[name].where(~gaps, fill)
+    if labelled:
+        report.missing_imputed[target] = 0
+
+    for name in schema.capped_columns:
+        frame[name], report.outliers_capped[name] = _iqr_cap(frame[name], iqr_factor)
+
+    before = len(frame)
+    frame = frame.drop_duplicates(ignore_index=True)
+    report.duplicates_removed = before - len(frame)
+    report.rows_out = len(frame)
+
+    numeric = [n for n in columns if n not in schema.categorical_names]
+    frame = frame.astype({n: "float64" for n in numeric} | {n: object for n in schema.categorical_names})
+    return FixResult(frame=frame, report=report)
+
+
+def _fill_value(values: pd.Series, schema: Schema, name: str) -> float | str | None:
+    """Median for numerics; mode for categoricals (ties go to the schema's category order)."""
+    present = values.dropna()
+    if present.empty:
+        return None
+    if name not in schema.categorical_names:
+        return float(present.median())
+    counts = present.value_counts()
+    categories = next(c.categories for c in schema.categorical if c.name == name)
+    return max(categories, key=lambda c: (counts.get(c, 0), -categories.index(c)))

@@ -1,0 +1,184 @@
+"""Training, ONNX export and parity: the model that gets promoted is the model that gets served."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+
+from selfheal import datagen
+from selfheal.exceptions import ParityError, TrainingError
+from selfheal.schema import CALIFORNIA_HOUSING as SCHEMA
+from selfheal.schema import CategoricalFeature
+from selfheal.training import (
+    DEFAULT_PARITY_TOLERANCE,
+    MODEL_TYPES,
+    build_pipeline,
+    check_parity,
+    export_onnx,
+    onnx_parity,
+    train_model,
+)
+
+OCEAN_SCHEMA = replace(
+    SCHEMA,
+    name="california_housing_ocean",
+    categorical=(CategoricalFeature("OceanProximity", ("<1H OCEAN", "INLAND", "NEAR OCEAN", "NEAR BAY", "ISLAND")),),
+)
+
+
+def _with_ocean_proximity(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    bay = out["Latitude"].between(37.2, 38.2) & (out["Longitude"] < -121.8)
+    inland = out["Longitude"] > -118.0 + (out["Latitude"] - 34.0) * -1.2
+    out["OceanProximity"] = np.where(bay, "NEAR BAY", np.where(inland, "INLAND", "<1H OCEAN"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    # ~20k rows with a 20% holdout: the size of the real table, and still about a second to fit.
+    return train_model(datagen.generate(20_000, seed=0), SCHEMA, seed=42, n_threads=1)
+
+
+@pytest.fixture(scope="module")
+def default_onnx(default_model) -> bytes:
+    return export_onnx(default_model.pipeline, SCHEMA)
+
+
+def test_default_model_explains_most_of_the_variance(default_model):
+    assert default_model.model_type == "hist_gradient_boosting"
+    assert default_model.metrics["r2"] >= 0.80
+    assert default_model.metrics["rmse"] < 0.6  # $60k on a median house of ~$180k
+    assert default_model.train_rows == 16_000 and default_model.holdout_rows == 4_000
+    assert len(default_model.X_holdout) == len(default_model.y_holdout) == 4_000
+    assert list(default_model.X_holdout.columns) == SCHEMA.feature_names
+    assert default_model.training_seconds > 0
+
+
+def test_training_is_reproducible_for_a_seed():
+    frame = datagen.generate(2_000, seed=1)
+    a = train_model(frame, SCHEMA, seed=7, n_threads=1)
+    b = train_model(frame, SCHEMA, seed=7, n_threads=1)
+    assert a.metrics == b.metrics
+    pd.testing.assert_frame_equal(a.X_holdout, b.X_holdout)
+
+
+def test_params_override_defaults_and_are_recorded_as_json(default_model):
+    model = train_model(datagen.generate(1_000, seed=2), SCHEMA, params={"max_iter": 20}, n_threads=1)
+    assert model.params["max_iter"] == 20
+    assert model.params["random_state"] == 42
+    json.dumps(default_model.params)
+
+
+def test_onnx_matches_sklearn_within_tolerance(default_model, default_onnx):
+    diff = onnx_parity(default_onnx, default_model.pipeline, default_model.X_holdout)
+    assert diff < DEFAULT_PARITY_TOLERANCE / 100  # float32 noise only (~2e-6 measured)
+    check_parity(diff)
+
+
+def test_parity_holds_on_raw_float64_inputs_too(default_model, default_onnx):
+    raw = datagen.generate(2_000, seed=99)[SCHEMA.feature_names]
+    check_parity(onnx_parity(default_onnx, default_model.pipeline, raw))
+
+
+def test_check_parity_rejects_a_wrong_conversion():
+    # A conversion that lost a step: the ridge model exported without its StandardScaler.
+    model = train_model(datagen.generate(1_000, seed=3), SCHEMA, model_type="ridge")
+    unscaled = ColumnTransformer([("numeric", "passthrough", SCHEMA.numeric_names)]).fit(model.X_holdout)
+    broken = Pipeline([("preprocess", unscaled), ("model", model.pipeline.named_steps["model"])])
+    diff = onnx_parity(export_onnx(broken, SCHEMA), model.pipeline, model.X_holdout)
+    with pytest.raises(ParityError) as info:
+        check_parity(diff)
+    assert info.value.details == {"max_abs_diff": diff, "tolerance": DEFAULT_PARITY_TOLERANCE}
+
+
+def test_check_parity_bounds():
+    check_parity(DEFAULT_PARITY_TOLERANCE)
+    with pytest.raises(ParityError):
+        check_parity(DEFAULT_PARITY_TOLERANCE * 1.5)
+    with pytest.raises(ParityError):
+        check_parity(float("nan"))
+    check_parity(0.05, tolerance=0.1)
+
+
+def test_unfitted_pipeline_cannot_be_exported():
+    with pytest.raises(NotFittedError):
+        export_onnx(build_pipeline(SCHEMA), SCHEMA)
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_TYPES))
+def test_every_model_type_trains_exports_and_keeps_parity(model_type):
+    frame = datagen.generate(1_500, seed=4)
+    model = train_model(frame, SCHEMA, model_type=model_type, params=_small(model_type), n_threads=1)
+    assert model.metrics["r2"] > 0.5
+    check_parity(onnx_parity(export_onnx(model.pipeline, SCHEMA), model.pipeline, model.X_holdout))
+
+
+def _small(model_type: str) -> dict:
+    # Fewer trees keep the parametrised run quick; the conversion path is the same.
+    return {"random_forest": {"n_estimators": 20}, "gradient_boosting": {"n_estimators": 50}}.get(model_type, {})
+
+
+def test_categorical_feature_exports_with_a_string_input():
+    frame = _with_ocean_proximity(datagen.generate(3_000, seed=5))
+    model = train_model(frame, OCEAN_SCHEMA, n_threads=1)
+    onnx_bytes = export_onnx(model.pipeline, OCEAN_SCHEMA)
+    check_parity(onnx_parity(onnx_bytes, model.pipeline, model.X_holdout))
+    unseen = model.X_holdout.head(50).assign(OceanProximity="ISLAND")  # declared but never trained on
+    check_parity(onnx_parity(onnx_bytes, model.pipeline, unseen))
+
+
+def test_unknown_model_type_is_named():
+    with pytest.raises(TrainingError, match="xgboost") as info:
+        train_model(datagen.generate(50, seed=0), SCHEMA, model_type="xgboost")
+    assert info.value.reason == "unknown_model_type"
+
+
+def test_bad_params_and_bad_data_are_training_errors():
+    frame = datagen.generate(200, seed=6)
+    with pytest.raises(TrainingError) as info:
+        train_model(frame, SCHEMA, params={"no_such_param": 1})
+    assert info.value.reason == "invalid_params"
+    with pytest.raises(TrainingError) as info:
+        train_model(frame, SCHEMA, params={"max_iter": -1})
+    assert info.value.reason == "fit_failed"
+    with pytest.raises(TrainingError) as info:
+        train_model(frame.drop(columns=["MedInc"]), SCHEMA)
+    assert info.value.reason == "missing_columns"
+    gappy = frame.copy()
+    gappy.loc[3, "AveRooms"] = np.nan
+    with pytest.raises(TrainingError) as info:
+        train_model(gappy, SCHEMA)
+    assert info.value.reason == "missing_values"
+    with pytest.raises(TrainingError) as info:
+        train_model(frame.head(3), SCHEMA)
+    assert info.value.reason == "too_few_rows"
+
+
+def test_training_seconds_come_from_the_injected_clock():
+    ticks = iter([10.0, 12.5])
+    model = train_model(datagen.generate(300, seed=8), SCHEMA, model_type="ridge", clock=lambda: next(ticks))
+    assert model.training_seconds == 2.5
+
+
+def test_training_does_not_modify_its_input():
+    frame = datagen.generate(300, seed=9)
+    before = frame.copy()
+    train_model(frame, SCHEMA, model_type="linear")
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_drifted_data_costs_the_reference_model_accuracy(default_model):
+    features = SCHEMA.feature_names
+    same = datagen.generate(3_000, seed=50)
+    drifted = datagen.generate(3_000, seed=50, drift=1.0)
+    rmse_same = np.sqrt(np.mean((default_model.pipeline.predict(same[features]) - same["MedHouseVal"]) ** 2))
+    rmse_drifted = np.sqrt(np.mean((default_model.pipeline.predict(drifted[features]) - drifted["MedHouseVal"]) ** 2))
+    assert rmse_drifted > 1.2 * rmse_same

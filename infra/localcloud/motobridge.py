@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 import moto.events.notifications as events_notifications
 import moto.s3.notifications as s3_notifications
@@ -211,6 +212,7 @@ class MotoLambdaBridge:
             raise RuntimeError("moto tried to run a Lambda in Docker; the local cloud seam has moved")
 
         def s3_notify(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+            _aws_encode_keys(event_body)
             try:
                 bridge.submit_async(fn_arn, json.dumps(event_body).encode(), source="s3")
             except Exception:  # noqa: BLE001 - S3 must still accept the PUT (as on AWS); the failure is logged
@@ -226,6 +228,15 @@ class MotoLambdaBridge:
         LambdaFunction._invoke_lambda = docker_path  # type: ignore[method-assign]
         s3_notifications._invoke_awslambda = s3_notify
         events_notifications._invoke_lambda = events_notify
+
+
+def _aws_encode_keys(event_body: Any) -> None:
+    # AWS URL-encodes the object key in S3 events like a form value: spaces become '+', '/' stays.
+    # moto 5.2.5 percent-encodes '/' too ("incoming%2Fa.csv"), which no AWS-written handler decodes.
+    for record in (event_body or {}).get("Records", []):
+        obj = record.get("s3", {}).get("object", {})
+        if "key" in obj:
+            obj["key"] = quote_plus(unquote_plus(obj["key"]), safe="/")
 
 
 class _ServiceError(LambdaServiceError):

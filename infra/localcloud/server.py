@@ -97,6 +97,9 @@ class LocalCloud:
             self.bridge.policy_for, self._deliver, retry_delays_s=cfg.async_retry_delays_s)
         self.bridge.async_invoker = self.async_invoker
         self.bridge.install()
+        from . import motofixes
+
+        motofixes.install()
         self.moto_server.app.fast_invoke = self.bridge.fast_invoke
 
         if cfg.api_port:

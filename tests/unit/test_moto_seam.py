@@ -37,3 +37,10 @@ def test_step_functions_calls_lambda_through_the_invoke_api():
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     assert "moto_server_port()" in inspect.getsource(boto_client)
+
+
+def test_step_functions_parser_backend_start_execution_signature():
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    assert list(inspect.signature(StepFunctionsParserBackend.start_execution).parameters) == [
+        "self", "state_machine_arn", "name", "execution_input", "trace_header"]

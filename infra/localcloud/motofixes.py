@@ -1,0 +1,59 @@
+"""Small corrections to moto where it differs from AWS in ways users hit. Each says what AWS does.
+
+Installed once by the local cloud at start-up; ``tests/unit/test_moto_seam.py`` checks the names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import uuid
+from typing import Any
+
+from jsonpath_ng.ext import parse as parse_json_path
+from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+_original_start_execution = StepFunctionsParserBackend.start_execution
+
+
+def _start_execution(self: Any, state_machine_arn: str, name: str | None = None, execution_input: Any = None,
+                     trace_header: Any = None) -> Any:
+    # AWS: "If you don't provide a name for the execution, Step Functions automatically generates a
+    # universally unique identifier (UUID)". moto's interpreter backend uses the literal "None".
+    return _original_start_execution(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+
+# A JSONPath is "indefinite" (always yields a list on AWS) when it has a wildcard, slice, filter,
+# union or deep scan; any other path yields the single value it names.
+_INDEFINITE = re.compile(r"\[\s*(\*|-?\d*\s*:|\?|'[^']*'\s*,|\d+\s*,)|\.\.|\.\*")
+_original_extract_json = json_path.extract_json
+_MODULES_USING_EXTRACT_JSON = (
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+    "moto.stepfunctions.parser.asl.component.intrinsic.argument.argument",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.timestamp_operators",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.boolean_equals",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.numeric",
+    "moto.stepfunctions.parser.asl.component.state.choice.comparison.operator.implementations.string_operators",
+    "moto.stepfunctions.parser.asl.eval.states",
+)
+
+
+def _extract_json(path: str, data: Any) -> Any:
+    # AWS: "$.squares[0].square" is a definite path and yields 16. moto 5.2.5 yields [16] for any path
+    # through an array index (its fix for getmoto/moto#7825), which silently breaks Choice rules.
+    if _INDEFINITE.search(path):
+        return _original_extract_json(path, data)
+    matches = parse_json_path(path).find(data)
+    if not matches:
+        return _original_extract_json(path, data)  # raises moto's NoSuchJsonPathError, as before
+    return matches[0].value
+
+
+def install() -> None:
+    StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
+    json_path.extract_json = _extract_json
+    for name in _MODULES_USING_EXTRACT_JSON:
+        module = importlib.import_module(name)
+        if getattr(module, "extract_json", None) is _original_extract_json:
+            module.extract_json = _extract_json

@@ -12,6 +12,7 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
+
 from selfheal.audit import AuditAction, AuditTrail
 
 TABLE = "state-table"

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
+
 from selfheal.exceptions import CooldownActiveError, LockHeldError
 from selfheal.locks import Cooldown, RetrainingLock
 

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.s3.responses import S3Response
+
 from selfheal.exceptions import (
     ModelLoadError,
     ModelNotFoundError,

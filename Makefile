@@ -8,7 +8,7 @@ TEMPLATE ?= template.yaml
 PORT ?= 4566
 CLOUD := $(PY) -m infra.localcloud.cli
 
-.PHONY: setup up test test-unit test-integration invoke events lint data upload predict models audit rollback demo serve bench clean
+.PHONY: setup up test test-unit test-integration invoke events lint data upload predict models audit rollback recover demo serve bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,40 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
+OPS := $(PY) scripts/ops.py
+# The default template is the product: once deployed, bootstrap trains and promotes v0001.
+BOOTSTRAP := $(if $(filter template.yaml,$(TEMPLATE)),--after "$(OPS) bootstrap")
+
 up: $(STAMP)
-	$(CLOUD) up --template $(TEMPLATE) --port $(PORT) $(if $(FRESH),--fresh) $(if $(REFERENCE),--reference $(REFERENCE)) $(if $(PARAMS),--parameter-overrides $(PARAMS))
+	REFERENCE="$(REFERENCE)" $(CLOUD) up --template $(TEMPLATE) --port $(PORT) $(if $(FRESH),--fresh) $(if $(PARAMS),--parameter-overrides "$(PARAMS)") $(BOOTSTRAP)
+
+data: $(STAMP)
+	$(PY) scripts/make_data.py --out data/generated
+
+upload: $(STAMP)
+	@test -n "$(FILE)" || { echo "usage: make upload FILE=path/to/batch.csv" >&2; exit 2; }
+	$(OPS) upload $(FILE)
+
+predict: $(STAMP)
+	$(OPS) predict $(if $(JSON),'$(JSON)')
+
+models: $(STAMP)
+	$(OPS) models
+
+audit: $(STAMP)
+	$(OPS) audit $(if $(ACTION),--action $(ACTION))
+
+rollback: $(STAMP)
+	$(OPS) rollback $(if $(TO),--to $(TO))
+
+recover: $(STAMP)
+	$(OPS) recover
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+serve: $(STAMP)
+	$(PY) scripts/serve.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -56,8 +56,10 @@ def test_default_model_explains_most_of_the_variance(default_model):
     assert default_model.model_type == "hist_gradient_boosting"
     assert default_model.metrics["r2"] >= 0.80
     assert default_model.metrics["rmse"] < 0.6  # $60k on a median house of ~$180k
-    assert default_model.train_rows == 16_000 and default_model.holdout_rows == 4_000
-    assert len(default_model.X_holdout) == len(default_model.y_holdout) == 4_000
+    # The holdout is chosen by row hash, so it is about (not exactly) 20%.
+    assert default_model.train_rows + default_model.holdout_rows == 20_000
+    assert 3_800 <= default_model.holdout_rows <= 4_200
+    assert len(default_model.X_holdout) == len(default_model.y_holdout) == default_model.holdout_rows
     assert list(default_model.X_holdout.columns) == SCHEMA.feature_names
     assert default_model.training_seconds > 0
 
@@ -182,3 +184,15 @@ def test_drifted_data_costs_the_reference_model_accuracy(default_model):
     rmse_same = np.sqrt(np.mean((default_model.pipeline.predict(same[features]) - same["MedHouseVal"]) ** 2))
     rmse_drifted = np.sqrt(np.mean((default_model.pipeline.predict(drifted[features]) - drifted["MedHouseVal"]) ** 2))
     assert rmse_drifted > 1.2 * rmse_same
+
+
+def test_a_row_keeps_its_side_of_the_holdout_across_retrainings():
+    from selfheal.training import holdout_mask
+
+    reference = datagen.generate(3_000, seed=3)
+    grown = pd.concat([reference, datagen.generate(1_000, seed=4, drift=1.0)], ignore_index=True)
+    before = holdout_mask(reference, SCHEMA, 0.2, 42)
+    after = holdout_mask(grown, SCHEMA, 0.2, 42)
+    # Rows the first model trained on never become holdout rows of the next one.
+    assert (after[: len(reference)] == before).all()
+    assert 0.15 < after.mean() < 0.25

@@ -45,7 +45,8 @@ class CodeStore:
     """Extracts deployment packages and layers once per content hash (like Lambda's code cache)."""
 
     def __init__(self, root: Path):
-        self.root = root
+        # Absolute: workers run with the function's folder as cwd, so relative paths would break.
+        self.root = root.resolve()
         self._lock = threading.Lock()
 
     def extract(self, kind: str, name: str, data: bytes) -> Path:

@@ -22,7 +22,6 @@ from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, Ridge
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -138,6 +137,17 @@ def feature_frame(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return frame
 
 
+def holdout_mask(df: pd.DataFrame, schema: Schema, fraction: float, seed: int) -> np.ndarray:
+    """True for the rows held out: chosen by a seeded hash of each row's content, not by position.
+
+    A row keeps its side across retrainings, so rows a champion was trained on never land in a
+    later challenger's holdout; otherwise champion/challenger on "the same holdout" would favour
+    the champion, which has already seen part of it.
+    """
+    hashes = pd.util.hash_pandas_object(df[schema.all_columns], index=False, hash_key=f"selfheal{seed:08d}"[:16])
+    return (hashes.to_numpy() % 10_000) < round(fraction * 10_000)
+
+
 def train_model(
     df: pd.DataFrame,
     schema: Schema,
@@ -173,7 +183,11 @@ def train_model(
 
     X = feature_frame(df, schema)
     y = df[schema.target.name].to_numpy(dtype=np.float64)
-    X_train, X_holdout, y_train, y_holdout = train_test_split(X, y, test_size=n_holdout, random_state=seed)
+    mask = holdout_mask(df, schema, holdout_fraction, seed)
+    if mask.sum() < 2 or (~mask).sum() < 2:
+        raise TrainingError(f"{len(df)} rows are too few to train and hold out", reason="too_few_rows",
+                            details={"rows": len(df)})
+    X_train, X_holdout, y_train, y_holdout = X[~mask], X[mask], y[~mask], y[mask]
     started = clock()
     try:
         # HistGradientBoosting parallelises with OpenMP, one thread per visible CPU. Where CPUs are

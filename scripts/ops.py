@@ -1,0 +1,217 @@
+"""Operator commands over the running local cloud's AWS APIs (the Makefile's thin wrappers).
+
+    python scripts/ops.py bootstrap            train and promote v0001 through the state machine
+    python scripts/ops.py upload FILE          put a CSV batch into s3://<data bucket>/incoming/
+    python scripts/ops.py predict [JSON]       POST /predict on the HTTP API
+    python scripts/ops.py models               model versions, metrics and status
+    python scripts/ops.py audit [--action A]   the healing decisions, newest first
+    python scripts/ops.py rollback             roll production back (through PromoteFunction)
+    python scripts/ops.py recover              run the health check / recovery now
+
+They read endpoints and physical names from .localcloud/endpoints.json, written by `make up`.
+Nothing here is specific to the local cloud: point AWS_ENDPOINT_URL elsewhere and they still work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "layers" / "selfheal" / "python"))
+
+from selfheal.audit import AuditTrail  # noqa: E402
+from selfheal.registry import ModelRegistry  # noqa: E402
+
+
+class Cloud:
+    """Endpoints and stack outputs of a running local cloud."""
+
+    def __init__(self, endpoints_file: Path):
+        if not endpoints_file.exists():
+            raise SystemExit(f"no running local cloud ({endpoints_file} not found): start it with `make up`")
+        self.info = json.loads(endpoints_file.read_text())
+        self.outputs: dict[str, str] = self.info["stack"]["outputs"]
+        self.api_url: str = self.info.get("api_url") or ""
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        return boto3.client(service, endpoint_url=self.info["endpoint_url"], region_name=self.info["region"],
+                            aws_access_key_id="test", aws_secret_access_key="test",
+                            config=Config(read_timeout=900, retries={"max_attempts": 2}))
+
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(self.client("s3"), self.outputs["ModelBucketName"], os.environ.get("MODEL_NAME", "house-prices"))
+
+    def audit(self) -> AuditTrail:
+        return AuditTrail(self.client("dynamodb"), self.outputs["StateTableName"])
+
+
+def wait_execution(cloud: Cloud, arn: str, timeout: float = 900) -> dict[str, Any]:
+    sfn = cloud.client("stepfunctions")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        desc = sfn.describe_execution(executionArn=arn)
+        if desc["status"] != "RUNNING":
+            return desc
+        time.sleep(0.5)
+    raise SystemExit(f"execution {arn} still running after {timeout}s")
+
+
+def state_path(cloud: Cloud, arn: str) -> list[str]:
+    events = cloud.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def cmd_bootstrap(cloud: Cloud, args: argparse.Namespace) -> int:
+    registry = cloud.registry()
+    current = registry.production()
+    if current is not None and not args.force:
+        print(f"production model {current['version']} already in place; bootstrap skipped")
+        return 0
+    bucket = cloud.outputs["DataBucketName"]
+    if args.reference:
+        path = Path(args.reference)
+        body, source = path.read_bytes(), f"user file {path}"
+        key = f"bootstrap/{path.name}"
+    else:
+        from selfheal.datagen import load_reference, to_csv_bytes
+
+        frame, source = load_reference(args.rows, seed=args.seed)
+        body = to_csv_bytes(frame)
+        key = f"bootstrap/reference-{source}.csv"
+        if source == "synthetic":
+            source = "SYNTHETIC data (selfheal.datagen; offline stand-in for California housing)"
+    # Not under incoming/: the bootstrap batch must not trigger the drift function.
+    cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    print(f"bootstrap data: {source} -> s3://{bucket}/{key}")
+    sfn = cloud.client("stepfunctions")
+    name = f"bootstrap-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    arn = sfn.start_execution(stateMachineArn=cloud.outputs["StateMachineArn"], name=name, input=json.dumps(
+        {"trigger": "bootstrap", "batches": [{"bucket": bucket, "key": key}], "include_reference": False}))["executionArn"]
+    print(f"started {arn}")
+    desc = wait_execution(cloud, arn)
+    print(f"execution {desc['status']}: {' -> '.join(state_path(cloud, arn))}")
+    if desc["status"] != "SUCCEEDED":
+        print(f"bootstrap failed: {desc.get('error')}: {desc.get('cause')}", file=sys.stderr)
+        return 1
+    prod = registry.production()
+    version = prod["version"] if prod else None
+    metrics = registry.get_version(version)["metrics"] if version else {}
+    print(f"model {version} in production: R2 {metrics.get('r2', float('nan')):.3f}, "
+          f"RMSE {metrics.get('rmse', float('nan')):.3f} ($100k)")
+    if cloud.api_url:
+        r = _predict(cloud, None)
+        print(f"POST {cloud.api_url}/predict -> {r.status_code} {r.text}")
+    return 0
+
+
+def _predict(cloud: Cloud, payload: str | None) -> requests.Response:
+    from selfheal.schema import DEFAULT_SCHEMA
+
+    body = json.loads(payload) if payload else DEFAULT_SCHEMA.example_record()
+    return requests.post(f"{cloud.api_url}/predict", json=body, timeout=60)
+
+
+def cmd_upload(cloud: Cloud, args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"no such file: {path}")
+    bucket = cloud.outputs["DataBucketName"]
+    key = f"incoming/{args.name or path.name}"
+    cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    print(f"uploaded s3://{bucket}/{key}; the drift function decides what happens (see `make audit`)")
+    return 0
+
+
+def cmd_predict(cloud: Cloud, args: argparse.Namespace) -> int:
+    r = _predict(cloud, args.json)
+    print(json.dumps(r.json(), indent=2))
+    return 0 if r.ok else 1
+
+
+def cmd_models(cloud: Cloud, args: argparse.Namespace) -> int:
+    registry = cloud.registry()
+    prod = registry.production()
+    print(f"{'version':<8} {'status':<12} {'R2':>7} {'RMSE':>7} {'MAE':>7} {'parity':>9}  created")
+    for rec in registry.list_versions():
+        m = rec["metrics"]
+        print(f"{rec['version']:<8} {rec['status']:<12} {m.get('r2', 0):7.3f} {m.get('rmse', 0):7.3f} "
+              f"{m.get('mae', 0):7.3f} {m.get('parity_max_abs_diff', 0):9.1e}  {rec['created_at']}")
+    print(f"production: {prod['version'] if prod else 'none'}")
+    return 0
+
+
+def cmd_audit(cloud: Cloud, args: argparse.Namespace) -> int:
+    for item in cloud.audit().list(action=args.action, limit=args.limit):
+        execution = (item.get("execution_arn") or "").rsplit(":", 1)[-1]
+        print(f"{item['timestamp']}  {item['action']:<26} {item['reason']}" + (f"  [{execution}]" if execution else ""))
+    return 0
+
+
+def _invoke(cloud: Cloud, function_output: str, payload: dict[str, Any]) -> dict[str, Any]:
+    resp = cloud.client("lambda").invoke(FunctionName=cloud.outputs[function_output], Payload=json.dumps(payload).encode())
+    body = json.loads(resp["Payload"].read() or b"null")
+    if resp.get("FunctionError"):
+        raise SystemExit(f"{function_output} failed: {body.get('errorType')}: {body.get('errorMessage')}")
+    return body
+
+
+def cmd_rollback(cloud: Cloud, args: argparse.Namespace) -> int:
+    payload: dict[str, Any] = {"action": "rollback", "reason": args.reason, "execution_arn": None}
+    if args.to:
+        payload["to_version"] = args.to
+    print(json.dumps(_invoke(cloud, "PromoteFunctionName", payload), indent=2))
+    return 0
+
+
+def cmd_recover(cloud: Cloud, args: argparse.Namespace) -> int:
+    print(json.dumps(_invoke(cloud, "RecoverFunctionName", {"mode": "scheduled"}), indent=2, default=str))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--endpoints", type=Path,
+                   default=Path(os.environ.get("LOCALCLOUD_ENDPOINTS", ROOT / ".localcloud" / "endpoints.json")))
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("bootstrap")
+    b.add_argument("--reference", default=os.environ.get("REFERENCE") or None, help="your labelled CSV")
+    b.add_argument("--rows", type=int, default=int(os.environ.get("BOOTSTRAP_ROWS", "20000")))
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--force", action="store_true")
+    b.set_defaults(func=cmd_bootstrap)
+    u = sub.add_parser("upload")
+    u.add_argument("file")
+    u.add_argument("--name", default=None, help="object name under incoming/ (default: the file name)")
+    u.set_defaults(func=cmd_upload)
+    pr = sub.add_parser("predict")
+    pr.add_argument("json", nargs="?", default=None, help='a record or {"records": [...]} (default: an example)')
+    pr.set_defaults(func=cmd_predict)
+    sub.add_parser("models").set_defaults(func=cmd_models)
+    a = sub.add_parser("audit")
+    a.add_argument("--action", default=None)
+    a.add_argument("--limit", type=int, default=50)
+    a.set_defaults(func=cmd_audit)
+    r = sub.add_parser("rollback")
+    r.add_argument("--to", default=None, help="version to roll back to (default: last known good)")
+    r.add_argument("--reason", default="manual rollback (make rollback)")
+    r.set_defaults(func=cmd_rollback)
+    sub.add_parser("recover").set_defaults(func=cmd_recover)
+    args = p.parse_args(argv)
+    return int(args.func(Cloud(args.endpoints), args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

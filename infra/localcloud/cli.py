@@ -100,7 +100,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     endpoints_path = args.state_dir / ENDPOINTS_FILE
-    after: subprocess.Popen[bytes] | None = None
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
         cloud.start()
         try:
@@ -121,34 +121,38 @@ def cmd_up(args: argparse.Namespace) -> int:
         }
         endpoints_path.write_text(json.dumps(info, indent=2, default=str))
         _print_summary(info)
-        if args.after:
-            env = dict(os.environ, AWS_ENDPOINT_URL=cloud.config.endpoint_url, AWS_DEFAULT_REGION=cloud.config.region,
-                       AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-                       LOCALCLOUD_ENDPOINTS=str(endpoints_path.resolve()), LOCALCLOUD_API_URL=api_url or "")
-            log.info("running: %s", args.after)
-            after = subprocess.Popen(args.after, shell=True, env=env)
+        env = dict(os.environ, AWS_ENDPOINT_URL=cloud.config.endpoint_url, AWS_DEFAULT_REGION=cloud.config.region,
+                   AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                   LOCALCLOUD_ENDPOINTS=str(endpoints_path.resolve()), LOCALCLOUD_API_URL=api_url or "")
+        for command in args.after or []:
+            log.info("running: %s", command)
+            children.append((command, subprocess.Popen(command, shell=True, env=env)))
+        worst = 0
         while not stop.is_set():
-            if after is not None and after.poll() is not None:
-                code = after.returncode
-                after = None
+            for command, child in list(children):
+                code = child.poll()
+                if code is None:
+                    continue
+                children.remove((command, child))
                 if code != 0:
-                    log.error("post-deploy command failed with exit code %d", code)
-                    if args.exit_after:
-                        return code
+                    log.error("%s failed with exit code %d", command, code)
+                    worst = worst or code
                 else:
-                    log.info("post-deploy command finished")
-                if args.exit_after:
-                    return code
+                    log.info("%s finished", command)
+            if args.exit_after and not children:
+                return worst
             stop.wait(0.2)
         log.info("stopping (Ctrl-C)")
         return 0
     finally:
-        if after is not None and after.poll() is None:
-            after.terminate()
+        for _, child in children:
+            if child.poll() is None:
+                child.terminate()
+        for _, child in children:
             try:
-                after.wait(5)
+                child.wait(5)
             except subprocess.TimeoutExpired:
-                after.kill()
+                child.kill()
         try:
             if endpoints_path.exists() and json.loads(endpoints_path.read_text()).get("pid") == os.getpid():
                 endpoints_path.unlink()
@@ -277,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=4566)
     up.add_argument("--api-port", type=int, default=3000)
     up.add_argument("--fresh", action="store_true", help="start from an empty state directory")
-    up.add_argument("--after", default=None, help="shell command to run once deployed (e.g. a bootstrap)")
-    up.add_argument("--exit-after", action="store_true", help="exit when the --after command finishes")
+    up.add_argument("--after", action="append", default=None,
+                    help="shell command to run once deployed (repeatable), e.g. a bootstrap or a console")
+    up.add_argument("--exit-after", action="store_true", help="exit when every --after command has finished")
     up.set_defaults(func=cmd_up)
 
     inv = sub.add_parser("invoke", help="invoke one function with one event (like sam local invoke)")

@@ -1,0 +1,294 @@
+"""The self-healing story, end to end through the running local cloud (issue 3's acceptance).
+
+One cloud for the module; the tests run in order, as a user's session would: bootstrap, bad input,
+a drifted batch, a second one inside the cooldown, a poisoned batch, two uploads at once, and a
+corrupted production model. Each asserts the execution path, the alias before and after, the audit
+items and what POST /predict answers over HTTP.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from selfheal import datagen
+from selfheal.schema import CALIFORNIA_HOUSING as SCHEMA
+from tests.integration.conftest import ROOT, start_cloud, stop_cloud, wait_for
+
+pytestmark = pytest.mark.integration
+MODEL = "house-prices"
+
+
+class Story:
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.data_bucket = cloud.output("DataBucketName")
+        self.model_bucket = cloud.output("ModelBucketName")
+        self.sm_arn = cloud.output("StateMachineArn")
+        self.s3 = cloud.client("s3")
+        self.sfn = cloud.client("stepfunctions")
+        self.lam = cloud.client("lambda")
+        self.ddb = cloud.client("dynamodb")
+
+    # ---- reading state through the AWS APIs -------------------------------------------------
+    def alias(self) -> str | None:
+        try:
+            body = self.s3.get_object(Bucket=self.model_bucket, Key=f"models/{MODEL}/aliases/production.json")["Body"]
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return json.loads(body.read())["version"]
+
+    def executions(self) -> list[dict]:
+        return self.sfn.list_executions(stateMachineArn=self.sm_arn, maxResults=100)["executions"]
+
+    def wait_new_execution(self, known: set[str], timeout: float = 120) -> dict:
+        new = wait_for(lambda: [e for e in self.executions() if e["executionArn"] not in known], timeout=timeout,
+                       message="a new execution")
+        assert len(new) == 1, [e["name"] for e in new]
+        arn = new[0]["executionArn"]
+        return wait_for(lambda: (d := self.sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
+                        timeout=timeout, message="the execution to finish")
+
+    def path(self, arn: str) -> list[str]:
+        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+    def audit(self, action: str | None = None, execution_arn: str | None = None) -> list[dict]:
+        items = self.ddb.query(TableName=self.cloud.output("StateTableName"), KeyConditionExpression="pk = :p",
+                               ExpressionAttributeValues={":p": {"S": "AUDIT"}}, ScanIndexForward=False)["Items"]
+        out = []
+        for i in items:
+            item = {"action": i["action"]["S"], "reason": i["reason"]["S"],
+                    "execution_arn": i.get("execution_arn", {}).get("S")}
+            if (action is None or item["action"] == action) and (execution_arn is None or item["execution_arn"] == execution_arn):
+                out.append(item)
+        return out
+
+    def predict(self, body=None, **kwargs) -> requests.Response:
+        return requests.post(f"{self.cloud.api_url}/predict", json=body if body is not None else SCHEMA.example_record(),
+                             timeout=60, **kwargs)
+
+    def upload(self, name: str, frame: pd.DataFrame | bytes, prefix: str = "incoming/") -> str:
+        body = frame if isinstance(frame, bytes) else datagen.to_csv_bytes(frame)
+        key = prefix + name
+        self.s3.put_object(Bucket=self.data_bucket, Key=key, Body=body)
+        return key
+
+    def set_env(self, logical_id: str, **values: str) -> None:
+        name = self.cloud.physical(logical_id)
+        env = self.lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+        env.update(values)
+        self.lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+
+    def invoke(self, logical_id: str, payload: dict) -> dict:
+        resp = self.lam.invoke(FunctionName=self.cloud.physical(logical_id), Payload=json.dumps(payload).encode())
+        body = json.loads(resp["Payload"].read())
+        assert not resp.get("FunctionError"), body
+        return body
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pipeline")
+    cloud = start_cloud(tmp, ROOT / "template.yaml", stack_name="selfheal",
+                        extra=["--after", f"{ROOT}/.venv/bin/python {ROOT}/scripts/ops.py bootstrap"],
+                        env={"BOOTSTRAP_ROWS": "12000"})
+    s = Story(cloud)
+    try:
+        wait_for(lambda: s.alias() == "v0001", timeout=300, message="bootstrap to promote v0001")
+        yield s
+    finally:
+        stop_cloud(cloud)
+
+
+def test_bootstrap_trains_and_promotes_v0001_through_the_state_machine(story):
+    (execution,) = story.executions()
+    assert execution["name"].startswith("bootstrap-")
+    wait_for(lambda: story.sfn.describe_execution(executionArn=execution["executionArn"])["status"] == "SUCCEEDED",
+             timeout=60, message="bootstrap execution")
+    assert story.path(execution["executionArn"]) == [
+        "FixData", "Train", "Validate", "ChallengerPassed", "Promote", "SmokeTest", "Healthy", "Finish", "Done"]
+    r = story.predict()
+    assert r.status_code == 200
+    assert r.json()["model_version"] == "v0001" and r.headers["x-model-version"] == "v0001"
+    assert 0.15 < r.json()["prediction"] < 5.1
+    # The bootstrap does not start the cooldown: it counts from drift- or degradation-triggered runs.
+    cooldown = story.ddb.get_item(TableName=story.cloud.output("StateTableName"),
+                                  Key={"pk": {"S": "COOLDOWN#retraining"}, "sk": {"S": "COOLDOWN"}}).get("Item")
+    assert cooldown is None
+    assert story.audit("promoted", execution["executionArn"])
+
+
+BAD_INPUT = [
+    ("missing field", lambda r: {k: v for k, v in r.items() if k != "HouseAge"}, "HouseAge"),
+    ("extra field", lambda r: {**r, "Garage": 1}, "Garage"),
+    ("string for number", lambda r: {**r, "MedInc": "3.5"}, "MedInc"),
+    ("out of bounds", lambda r: {**r, "Latitude": 90.0}, "Latitude"),
+    ("empty batch", lambda r: {"records": []}, "records"),
+    ("batch over the limit", lambda r: {"records": [r] * 10_001}, "records"),
+]
+
+
+@pytest.mark.parametrize("case,make,field", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
+def test_predict_api_answers_422_naming_the_field(story, case, make, field):
+    r = story.predict(make(SCHEMA.example_record()))
+    assert r.status_code == 422, r.text
+    assert any(field in [str(p) for p in err["loc"]] for err in r.json()["detail"]), r.text
+
+
+@pytest.mark.parametrize("literal,field", [("NaN", "MedInc"), ("Infinity", "AveRooms"), ("-Infinity", "Population")])
+def test_predict_api_refuses_non_finite_numbers(story, literal, field):
+    record = json.dumps(SCHEMA.example_record()).replace(f'"{field}": ', f'"{field}": {literal}, "_x": ')
+    record = json.dumps({**SCHEMA.example_record(), field: 0}).replace(f'"{field}": 0', f'"{field}": {literal}')
+    r = requests.post(f"{story.cloud.api_url}/predict", data=record, headers={"Content-Type": "application/json"},
+                      timeout=30)
+    assert r.status_code == 422
+    assert any(field in err["loc"] for err in r.json()["detail"])
+
+
+def test_predict_api_refuses_malformed_json_and_serves_batches(story):
+    r = requests.post(f"{story.cloud.api_url}/predict", data=b'{"MedInc": 3.1,', timeout=30,
+                      headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+    rows = datagen.generate(500, seed=5)[SCHEMA.feature_names].to_dict("records")
+    r = story.predict({"records": rows})
+    assert r.status_code == 200 and r.json()["count"] == 500 and len(r.json()["predictions"]) == 500
+    assert requests.get(f"{story.cloud.api_url}/health", timeout=30).json()["model_version"] == "v0001"
+    model = requests.get(f"{story.cloud.api_url}/model", timeout=30).json()
+    assert model["model_version"] == "v0001" and model["metrics"]["r2"] > 0.7
+    assert requests.get(f"{story.cloud.api_url}/openapi.json", timeout=30).json()["paths"]["/predict"]
+
+
+def test_dirty_batch_is_fixed_into_curated_and_the_raw_object_is_unchanged(story):
+    dirty = datagen.inject_defects(datagen.generate(1500, seed=11), seed=11, missing_fraction=0.01,
+                                   outlier_fraction=0.01, duplicate_fraction=0.03, unparsable_fraction=0.003)
+    raw = datagen.to_csv_bytes(dirty)
+    key = story.upload("dirty.csv", raw, prefix="manual/")
+    out = story.invoke("FixDataFunction", {"action": "fix", "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:x:dirty-check",
+                                           "input": {"batches": [{"bucket": story.data_bucket, "key": key}]}})
+    curated = pd.read_csv(io.BytesIO(story.s3.get_object(Bucket=story.data_bucket, Key=out["batches"][0]["curated_key"])["Body"].read()))
+    assert not curated.isna().any().any()
+    assert not curated.duplicated().any()
+    report = json.loads(story.s3.get_object(Bucket=story.data_bucket, Key=out["batches"][0]["curated_key"] + ".report.json")["Body"].read())
+    assert sum(report["outliers_capped"].values()) > 0 and report["duplicates_removed"] > 0
+    # Capping never touches coordinates or the target.
+    assert "Latitude" not in report["outliers_capped"] and "MedHouseVal" not in report["outliers_capped"]
+    pop = curated["Population"]
+    assert pop.max() < 50_000  # the injected extreme values were capped
+    assert story.s3.get_object(Bucket=story.data_bucket, Key=key)["Body"].read() == raw  # byte for byte
+
+
+def test_malformed_upload_is_quarantined_with_a_reason_and_starts_nothing(story):
+    known = {e["executionArn"] for e in story.executions()}
+    raw = datagen.to_csv_bytes(datagen.drop_columns(datagen.generate(300, seed=3), ["AveRooms"]))
+    key = story.upload("malformed.csv", raw)
+    reason_key = "quarantine/malformed.csv.reason.json"
+    wait_for(lambda: story.s3.list_objects_v2(Bucket=story.data_bucket, Prefix=reason_key).get("KeyCount"), timeout=60,
+             message="the quarantine record")
+    reason = json.loads(story.s3.get_object(Bucket=story.data_bucket, Key=reason_key)["Body"].read())
+    assert reason["reason"] == "missing_columns" and "AveRooms" in json.dumps(reason["details"])
+    assert story.s3.get_object(Bucket=story.data_bucket, Key="quarantine/malformed.csv")["Body"].read() == raw
+    assert story.s3.get_object(Bucket=story.data_bucket, Key=key)["Body"].read() == raw
+    time.sleep(1)
+    assert {e["executionArn"] for e in story.executions()} == known
+    assert any("missing_columns" in a["reason"] for a in story.audit("quarantined"))
+
+
+def test_drifted_batch_retrains_and_promotes_v0002(story):
+    known = {e["executionArn"] for e in story.executions()}
+    assert story.alias() == "v0001"
+    story.upload("drifted-1.csv", datagen.generate(3000, seed=21, drift=1.0))
+    desc = story.wait_new_execution(known)
+    arn = desc["executionArn"]
+    assert desc["status"] == "SUCCEEDED", desc
+    assert desc["name"].startswith("drift-")
+    assert story.path(arn) == ["FixData", "Train", "Validate", "ChallengerPassed", "Promote", "SmokeTest", "Healthy",
+                               "Finish", "Done"]
+    assert story.alias() == "v0002"
+    actions = {a["action"] for a in story.audit(execution_arn=arn)}
+    assert {"retrain_started", "fixed", "trained", "validated", "promoted", "health_ok", "execution_finished"} <= actions
+    assert story.audit("drift_detected")
+    wait_for(lambda: story.predict().json()["model_version"] == "v0002", timeout=10, message="serving v0002")
+
+
+def test_second_drifted_batch_inside_the_cooldown_starts_nothing(story):
+    known = {e["executionArn"] for e in story.executions()}
+    story.upload("drifted-2.csv", datagen.generate(2000, seed=22, drift=1.0))
+    wait_for(lambda: story.audit("retrain_skipped_cooldown"), timeout=60, message="the cooldown audit item")
+    assert "cooldown" in story.audit("retrain_skipped_cooldown")[0]["reason"]
+    time.sleep(1)
+    assert {e["executionArn"] for e in story.executions()} == known
+    assert story.alias() == "v0002"
+
+
+def test_poisoned_batch_challenger_is_rejected_and_the_champion_stays(story):
+    story.set_env("DriftFunction", COOLDOWN_HOURS="0")  # an operator lowers the cooldown (a template parameter)
+    known = {e["executionArn"] for e in story.executions()}
+    poisoned = datagen.poison_labels(datagen.generate(8000, seed=31), seed=31)
+    story.upload("poisoned.csv", poisoned)
+    desc = story.wait_new_execution(known)
+    arn = desc["executionArn"]
+    assert desc["status"] == "SUCCEEDED"
+    assert story.path(arn) == ["FixData", "Train", "Validate", "ChallengerPassed", "RecordRejection", "Finish", "Done"]
+    batches = json.loads(desc["input"])["batches"]
+    assert {b["key"] for b in batches} == {"incoming/poisoned.csv", "incoming/drifted-2.csv"}  # the deferred one joined
+    assert story.alias() == "v0002"
+    rejected = story.audit("rejected", arn)
+    assert rejected and "v0003" in rejected[0]["reason"]
+    assert story.predict().json()["model_version"] == "v0002"
+
+
+def test_two_simultaneous_drifted_uploads_start_exactly_one_execution(story):
+    # The cooldown is back on (1 h) and the last one has expired: both uploads are eligible, and the
+    # lock plus the conditional cooldown claim must let exactly one of them start a retraining.
+    story.set_env("DriftFunction", COOLDOWN_HOURS="1")
+    story.ddb.delete_item(TableName=story.cloud.output("StateTableName"),
+                          Key={"pk": {"S": "COOLDOWN#retraining"}, "sk": {"S": "COOLDOWN"}})
+    skipped_before = len(story.audit("retrain_skipped_lock")) + len(story.audit("retrain_skipped_cooldown"))
+    known = {e["executionArn"] for e in story.executions()}
+    frames = [datagen.generate(2000, seed=40 + i, drift=0.9) for i in range(2)]
+    threads = [threading.Thread(target=story.upload, args=(f"together-{i}.csv", f)) for i, f in enumerate(frames)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    desc = story.wait_new_execution(known)
+    wait_for(lambda: len(story.audit("retrain_skipped_lock")) + len(story.audit("retrain_skipped_cooldown"))
+             > skipped_before, timeout=60, message="the second upload's deferral")
+    time.sleep(2)
+    assert len([e for e in story.executions() if e["executionArn"] not in known]) == 1
+    assert desc["status"] == "SUCCEEDED"
+
+
+def test_validator_rejects_a_model_whose_onnx_parity_exceeds_the_tolerance(story):
+    production = story.alias()
+    story.set_env("ValidateFunction", PARITY_TOLERANCE="1e-12")
+    try:
+        out = story.invoke("ValidateFunction", {"version": production, "holdout_key": f"holdouts/{MODEL}/{production}.csv"})
+    finally:
+        story.set_env("ValidateFunction", PARITY_TOLERANCE="0.001")
+    assert out["passed"] is False
+    parity = next(c for c in out["checks"] if c["name"] == "onnx_parity")
+    assert parity["passed"] is False and 0 < parity["value"] < 1e-3
+
+
+def test_corrupted_production_model_is_detected_and_rolled_back(story):
+    bad = story.alias()
+    good_before = [a for a in story.audit("rolled_back")]
+    story.s3.put_object(Bucket=story.model_bucket, Key=f"models/{MODEL}/{bad}/model.onnx", Body=b"\x00not an onnx model")
+    out = story.invoke("RecoverFunction", {"mode": "scheduled"})
+    assert out["healthy"] is True
+    assert out["actions"][0]["action"] == "rollback" and out["actions"][0]["from_version"] == bad
+    restored = story.alias()
+    assert restored != bad
+    assert len(story.audit("rolled_back")) == len(good_before) + 1
+    assert story.audit("health_failed") and story.audit("recovered")
+    wait_for(lambda: story.predict().json()["model_version"] == restored, timeout=10, message="serving the restored model")
+    assert np.isfinite(story.predict().json()["prediction"])

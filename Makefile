@@ -66,8 +66,10 @@ invoke: $(STAMP)
 	@$(CLOUD) invoke $(FN) --template $(TEMPLATE) $(if $(EVENT),--event $(EVENT))
 
 events: $(STAMP)
-	$(CLOUD) generate-event s3-put --bucket example-bucket --key incoming/batch.csv > events/s3_put.json
-	$(CLOUD) generate-event http-api --method POST --path /predict > events/http_api_predict.json
+	$(CLOUD) generate-event s3-put --bucket selfheal-data-123456789012-us-east-1 --key incoming/drifted.csv > events/s3_put.json
+	$(CLOUD) generate-event http-api --method POST --path /predict --body '{"MedInc": 3.87, "HouseAge": 29.0, "AveRooms": 5.43, "AveBedrms": 1.1, "Population": 1425.0, "AveOccup": 3.07, "Latitude": 34.05, "Longitude": -118.25}' > events/http_api_predict.json
+	$(CLOUD) generate-event http-api --method GET --path /health > events/http_api_health.json
+	$(CLOUD) generate-event schedule > events/schedule.json
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

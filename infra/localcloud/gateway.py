@@ -54,7 +54,7 @@ class Route:
 
 def compile_route(api_id: str, route_key: str, function_arn: str) -> Route:
     if route_key == "$default":
-        return Route(api_id, route_key, "ANY", None, (), function_arn, (0, 0, 0))
+        return Route(api_id, route_key, "ANY", None, (), function_arn, (-1, 0, 0))  # only when nothing else matches
     method, _, path = route_key.partition(" ")
     params: list[str] = []
     regex = ""

@@ -150,3 +150,28 @@ def test_configuration_update_recycles_warm_workers(fixture_cloud):
         assert after["pid"] != before["pid"]
     finally:
         lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+
+
+def test_code_update_recycles_workers_and_runs_the_new_code(fixture_cloud):
+    import io
+    import zipfile
+    from pathlib import Path
+
+    lam = fixture_cloud.client("lambda")
+    name = fixture_cloud.physical("PlainFunction")
+    src = Path(__file__).resolve().parents[2] / "fixtures" / "app" / "src" / "app.py"
+
+    def package(text: str) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("app.py", text)
+        return buf.getvalue()
+
+    original = src.read_text()
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) == {"hello": "world"}
+    lam.update_function_code(FunctionName=name, ZipFile=package(original.replace('"world"', '"new code"')))
+    try:
+        assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) == {"hello": "new code"}
+    finally:
+        lam.update_function_code(FunctionName=name, ZipFile=package(original))
+    assert json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()) == {"hello": "world"}

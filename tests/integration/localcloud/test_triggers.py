@@ -92,6 +92,17 @@ def test_state_machine_catch_routes_a_domain_error_to_its_handler(fixture_cloud)
     assert task_failed and task_failed[0]["taskFailedEventDetails"]["error"] == "OddNumberError"
 
 
+def test_task_states_see_lambda_and_state_timeouts_as_aws_names_them(fixture_cloud):
+    sfn = fixture_cloud.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=fixture_cloud.output("TimeoutStateMachineArn"), input="{}")["executionArn"]
+    desc = wait_for(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
+                    timeout=60, message="the timeout execution")
+    assert desc["status"] == "SUCCEEDED", desc
+    out = json.loads(desc["output"])
+    assert out["first"]["Error"] == "Sandbox.Timedout"  # the function's own Timeout (1 s)
+    assert out["second"]["Error"] == "States.Timeout"  # the Task's TimeoutSeconds (1 s) on a 4 s call
+
+
 def test_rate_schedule_invokes_its_target(fixture_cloud):
     ddb = fixture_cloud.client("dynamodb")
     table = fixture_cloud.output("TableName")

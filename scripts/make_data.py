@@ -29,8 +29,8 @@ reference.csv  {reference_rows} clean labelled rows: what the first model is tra
 clean.csv      {batch_rows} rows from the same distribution: no drift, no retraining expected
 drifted.csv    {batch_rows} rows with drift={drift}: richer, more crowded, more inland, pricier;
                Evidently flags it and the production model's error rises
-dirty.csv      {dirty_rows} rows with missing cells, unparsable text ("12,5", "#VALUE!",
-               "=cmd|' /C calc'!A0"), impossible values, outliers, missing labels and duplicates;
+dirty.csv      {dirty_rows} rows with missing cells, unparsable text ("12,5", "#VALUE!"),
+               impossible values, outliers, missing labels and duplicates;
                FixData repairs it
 poisoned.csv   {batch_rows} rows whose labels are shuffled across rows: features and the label
                distribution look normal, but a model trained on it fails validation

@@ -125,9 +125,9 @@ class MotoLambdaBridge:
 
     # ---- invoking ----------------------------------------------------------------------------
     def invoke_arn(self, arn: str, payload: bytes, request_id: str | None = None, *, wait: bool = False,
-                   tail: bool = False) -> InvokeResult:
+                   wait_timeout: float | None = None, tail: bool = False) -> InvokeResult:
         spec = self.spec_for(self.function(arn))
-        return self.runtime.invoke(spec, payload, request_id=request_id, wait=wait, tail=tail)
+        return self.runtime.invoke(spec, payload, request_id=request_id, wait=wait, wait_timeout=wait_timeout, tail=tail)
 
     def submit_async(self, arn: str, payload: bytes, source: str) -> str:
         assert self.async_invoker is not None, "async invoker not attached"

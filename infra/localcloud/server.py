@@ -103,8 +103,11 @@ class LocalCloud:
         self.moto_server.app.fast_invoke = self.bridge.fast_invoke
 
         if cfg.api_port:
+            # AWS would scale a function far past the local default concurrency; an HTTP request that
+            # finds every local worker busy waits for one (up to 30 s) instead of failing.
             self.gateway = HttpApiGateway(cfg.host, cfg.api_port,
-                                          lambda arn, payload: self.bridge.invoke_arn(arn, payload))
+                                          lambda arn, payload: self.bridge.invoke_arn(arn, payload, wait=True,
+                                                                                      wait_timeout=30.0))
             self.gateway.start()
         self.scheduler = Scheduler(self.client("events"), self.bridge.submit_async, account_id=ACCOUNT_ID,
                                    region=cfg.region, speedup=cfg.schedule_speedup)

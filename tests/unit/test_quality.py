@@ -108,15 +108,21 @@ def test_target_is_optional_for_unlabelled_batches():
     assert _reason(features + b"\n" + ROW.rsplit(b",", 1)[0] + b"\n") == "missing_columns"
 
 
-def test_formula_cells_stay_inert_text_and_become_unparsable():
+def test_formula_cells_are_refused_as_data_and_never_evaluated():
     payload = "=cmd|' /C calc'!A0"
     raw = HEADER + b'\n"' + payload.encode() + b'",30,5.2,1.05,1200,2.8,34.05,-118.25,2.1\n'
     raw += ROW + b"\n" + ROW.replace(b"3.5,", b"4.5,") + b"\n"
-    frame = parse_csv(raw, SCHEMA)
-    assert frame.loc[0, "MedInc"] == payload
-    result = fix_batch(frame, SCHEMA, max_bad_row_fraction=0.5)
-    assert result.report.unparsable["MedInc"] == 1
-    assert result.frame["MedInc"].tolist() == [4.0, 3.5, 4.5]  # the payload became the median
+    with pytest.raises(DataQualityError) as info:
+        parse_csv(raw, SCHEMA)
+    assert info.value.reason == "formula_injection"
+    assert info.value.details["cells"] == {"MedInc": 1}
+    assert info.value.details["first"]["MedInc"] == {"row": 2, "cell": payload}
+
+
+@pytest.mark.parametrize("cell", ["-1.5", "+2", "-0", '"-118,2"', "+-3"])
+def test_signed_numbers_and_dirt_are_not_formulas(cell):
+    raw = HEADER + b"\n" + ROW.replace(b"-118.25", cell.encode()) + b"\n" + ROW + b"\n"
+    assert len(parse_csv(raw, SCHEMA)) == 2
 
 
 # --- fix_batch -------------------------------------------------------------------------------
@@ -264,3 +270,11 @@ def test_categorical_columns_are_validated_and_imputed_with_the_mode():
     assert result.report.unparsable["OceanProximity"] == 1
     assert result.report.missing_imputed["OceanProximity"] == 2
     assert result.frame["OceanProximity"].tolist()[-3:] == ["INLAND", "INLAND", "NEAR OCEAN"]
+
+
+@pytest.mark.parametrize("cell", ["@SUM(A1)", "+cmd|' /C calc'!A0", "-2+HYPERLINK(x)", "=1+1"])
+def test_formula_shapes_are_refused(cell):
+    raw = HEADER + b"\n" + ROW.replace(b"-118.25", b'"' + cell.encode() + b'"') + b"\n" + ROW + b"\n"
+    with pytest.raises(DataQualityError) as info:
+        parse_csv(raw, SCHEMA)
+    assert info.value.reason == "formula_injection"

@@ -201,6 +201,56 @@ def test_malformed_upload_is_quarantined_with_a_reason_and_starts_nothing(story)
     assert any("missing_columns" in a["reason"] for a in story.audit("quarantined"))
 
 
+def _hostile_uploads() -> dict[str, tuple[bytes, str]]:
+    good = datagen.generate(50, seed=9)
+    header = ",".join(SCHEMA.all_columns).encode()
+    extra = good.assign(Garage=1)
+    latin1 = datagen.to_csv_bytes(good).replace(b"\n", "\u00e9\n".encode("latin-1"), 1)
+    formula = good.astype(object)
+    formula.loc[3, "MedInc"] = "=cmd|' /C calc'!A0"
+    return {
+        "empty": (b"", "empty_file"),
+        "header-only": (header + b"\n", "header_only"),
+        "unknown-column": (datagen.to_csv_bytes(extra), "unknown_columns"),
+        "semicolons": (datagen.to_csv_bytes(good, sep=";"), "wrong_delimiter"),
+        "latin1": (latin1, "not_utf8"),
+        "binary": (bytes(range(256)) * 8, "not_utf8"),
+        "formula": (datagen.to_csv_bytes(formula), "formula_injection"),
+    }
+
+
+def test_hostile_uploads_are_quarantined_with_reasons_and_start_nothing(story):
+    known = {e["executionArn"] for e in story.executions()}
+    cases = _hostile_uploads()
+    for name, (raw, _) in cases.items():
+        story.upload(f"hostile-{name}.csv", raw)
+    for name, (raw, reason) in cases.items():
+        key = f"quarantine/hostile-{name}.csv"
+        wait_for(lambda k=key: story.s3.list_objects_v2(Bucket=story.data_bucket, Prefix=k + ".reason.json").get("KeyCount"),
+                 timeout=60, message=f"quarantine of {name}")
+        record = json.loads(story.s3.get_object(Bucket=story.data_bucket, Key=key + ".reason.json")["Body"].read())
+        assert record["reason"] == reason, (name, record)
+        # The raw upload is preserved, byte for byte, both where it landed and in quarantine.
+        assert story.s3.get_object(Bucket=story.data_bucket, Key=f"incoming/hostile-{name}.csv")["Body"].read() == raw
+        assert story.s3.get_object(Bucket=story.data_bucket, Key=key)["Body"].read() == raw
+    assert {e["executionArn"] for e in story.executions()} == known
+
+
+def test_upload_over_the_size_limit_is_quarantined_unread(story):
+    story.set_env("DriftFunction", MAX_UPLOAD_BYTES="20000")
+    try:
+        raw = datagen.to_csv_bytes(datagen.generate(1000, seed=8))
+        assert len(raw) > 20000
+        story.upload("too-big.csv", raw)
+        key = "quarantine/too-big.csv.reason.json"
+        wait_for(lambda: story.s3.list_objects_v2(Bucket=story.data_bucket, Prefix=key).get("KeyCount"), timeout=60,
+                 message="the size-limit quarantine")
+        record = json.loads(story.s3.get_object(Bucket=story.data_bucket, Key=key)["Body"].read())
+        assert record["reason"] == "too_large" and record["details"]["limit"] == 20000
+    finally:
+        story.set_env("DriftFunction", MAX_UPLOAD_BYTES="104857600")
+
+
 def test_drifted_batch_retrains_and_promotes_v0002(story):
     known = {e["executionArn"] for e in story.executions()}
     assert story.alias() == "v0001"

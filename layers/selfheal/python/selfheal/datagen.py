@@ -125,13 +125,13 @@ _PREMIA = np.array(
 # Mean of _location_value over the drift-0 geography; centring on it keeps incomes' scale fixed.
 _MEAN_LOCATION_EFFECT = 0.36
 
-# Unparsable cells seen in the wild: decimal commas, spreadsheet errors, CSV-injection payloads.
+# Unparsable cells seen in the wild: decimal commas, spreadsheet errors, stray text. (Formula
+# payloads such as "=cmd|..." are not dirt but hostile input: parse_csv refuses those batches.)
 UNPARSABLE_TOKENS: tuple[str, ...] = (
-    "=cmd|' /C calc'!A0",
     "#VALUE!",
     "1.2.3",
     "abc",
-    "--",
+    "N.A.",
     "?",
     "$1,200",
     "+-3",
@@ -324,7 +324,7 @@ def inject_defects(
 
     - ``missing_fraction``: share of feature cells emptied (NaN, ``""``, ``"n/a"`` or ``"NULL"``);
     - ``unparsable_fraction``: share of numeric feature cells replaced by text that is not a
-      number (decimal commas such as ``"12,5"``, ``"#VALUE!"``, ``"=cmd|' /C calc'!A0"`` ...);
+      number (decimal commas such as ``"12,5"``, ``"#VALUE!"`` ...);
     - ``outlier_fraction``: share of rows where one cappable column is multiplied by 8..25 (kept
       inside the schema's hard bounds: an outlier, not an invalid value);
     - ``out_of_bounds_fraction``: share of rows where one numeric feature gets an impossible value

@@ -137,8 +137,31 @@ def parse_csv(
     if frame.empty:
         raise _reject("file has a header but no data rows", "header_only")
     frame.columns = header
+    _reject_formulas(frame)
     ordered = [c for c in schema.all_columns if c in frame.columns]
     return frame[ordered].reset_index(drop=True)
+
+
+# A spreadsheet treats a cell starting with = + - @ (or tab/CR) as a formula (CSV injection, OWASP).
+# Signs also start ordinary numbers and dirt such as "-118,2" or "+-3", so a leading + or - counts
+# only when a function name, reference or pipe follows (letters, "(", "|", "!", "$").
+_FORMULA_START = r"^(?:[=@\t\r]|[+\-].*[A-Za-z(|!$])"
+
+
+def _reject_formulas(frame: pd.DataFrame) -> None:
+    """Refuse a batch carrying spreadsheet formulas; the cells are never evaluated, only reported."""
+    found: dict[str, int] = {}
+    first: dict[str, Any] = {}
+    for column in frame.columns:
+        text = frame[column].astype(str)
+        suspicious = text.str.match(_FORMULA_START) & pd.to_numeric(text, errors="coerce").isna()
+        if suspicious.any():
+            found[column] = int(suspicious.sum())
+            row = int(suspicious.idxmax())
+            first[column] = {"row": row + 2, "cell": text.iloc[row][:40]}  # +2: 1-based, after the header
+    if found:
+        raise _reject(f"cells look like spreadsheet formulas in {sorted(found)}; they are kept as data, never evaluated",
+                      "formula_injection", cells=found, first=first)
 
 
 @dataclass

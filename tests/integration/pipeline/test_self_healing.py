@@ -342,3 +342,25 @@ def test_corrupted_production_model_is_detected_and_rolled_back(story):
     assert story.audit("health_failed") and story.audit("recovered")
     wait_for(lambda: story.predict().json()["model_version"] == restored, timeout=10, message="serving the restored model")
     assert np.isfinite(story.predict().json()["prediction"])
+
+
+# ---- fuzzing the predict API through the HTTP API (bounded examples) ---------------------------
+import schemathesis  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+
+def test_predict_api_never_answers_5xx_and_always_matches_its_schema(story):
+    # schemathesis' pytest plugin does not load under pytest 9, so the operations are driven
+    # through Hypothesis directly. call_and_validate checks: no server error, and status code,
+    # content type and response body all conform to /openapi.json.
+    schema = schemathesis.openapi.from_url(f"{story.cloud.api_url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {f"{op.method.upper()} {op.path}" for op in operations} >= {"POST /predict", "GET /health", "GET /model"}
+    for operation in operations:
+
+        @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def run(case):
+            case.call_and_validate()
+
+        run()

@@ -18,11 +18,12 @@ $(STAMP): requirements.lock pyproject.toml
 setup: $(STAMP)
 
 OPS := $(PY) scripts/ops.py
-# The default template is the product: once deployed, bootstrap trains and promotes v0001.
-BOOTSTRAP := $(if $(filter template.yaml,$(TEMPLATE)),--after "$(OPS) bootstrap")
+# The default template is the product: once deployed, bootstrap trains and promotes v0001, and the
+# execution console starts on :8080. Another TEMPLATE gets the generic local cloud only.
+PRODUCT := $(if $(filter template.yaml,$(TEMPLATE)),--after "$(OPS) bootstrap" --after "$(PY) -m console")
 
 up: $(STAMP)
-	REFERENCE="$(REFERENCE)" $(CLOUD) up --template $(TEMPLATE) --port $(PORT) $(if $(FRESH),--fresh) $(if $(PARAMS),--parameter-overrides "$(PARAMS)") $(BOOTSTRAP)
+	REFERENCE="$(REFERENCE)" $(CLOUD) up --template $(TEMPLATE) --port $(PORT) $(if $(FRESH),--fresh) $(if $(PARAMS),--parameter-overrides "$(PARAMS)") $(PRODUCT)
 
 data: $(STAMP)
 	$(PY) scripts/make_data.py --out data/generated
@@ -52,7 +53,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(PY) scripts/serve.py
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
@@ -79,3 +80,20 @@ bench: $(STAMP)
 
 clean:
 	rm -rf .localcloud .pytest_cache .ruff_cache
+
+# The console's browser tests drive Debian's headless Chromium (never a downloaded browser build).
+.PHONY: browser console
+browser:
+	@if [ -x /usr/bin/chromium ]; then \
+	  echo "browser: $$(/usr/bin/chromium --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "make browser: /usr/bin/chromium is missing and installing it needs root:" >&2; \
+	  echo "  sudo apt-get update && sudo apt-get install -y chromium   (then run make test again)" >&2; \
+	  exit 1; \
+	else \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
+
+# The console alone, against a cloud started elsewhere (make up already starts one on port 8080).
+console: $(STAMP)
+	$(PY) -m console $(if $(CONSOLE_PORT),--port $(CONSOLE_PORT))

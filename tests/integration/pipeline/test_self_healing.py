@@ -329,6 +329,37 @@ def test_validator_rejects_a_model_whose_onnx_parity_exceeds_the_tolerance(story
     assert parity["passed"] is False and 0 < parity["value"] < 1e-3
 
 
+def test_load_during_promotion_and_rollback_has_no_errors_and_one_of_two_versions(story):
+    from concurrent.futures import ThreadPoolExecutor
+
+    current = story.alias()
+    other = "v0002" if current != "v0002" else "v0001"
+    record = SCHEMA.example_record()
+    local = threading.local()
+
+    def call(_: int) -> tuple[int, str | None]:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        r = session.post(f"{story.cloud.api_url}/predict", json=record, timeout=60)
+        return r.status_code, (r.json().get("model_version") if r.ok else r.text)
+
+    def flip() -> None:
+        time.sleep(0.5)
+        story.invoke("PromoteFunction", {"action": "promote", "version": other, "reason": "load test"})
+        time.sleep(1.0)
+        story.invoke("PromoteFunction", {"action": "rollback", "to_version": current, "reason": "load test"})
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(call, range(2000)))
+    flipper.join()
+    errors = [r for r in results if r[0] != 200]
+    assert errors == []
+    assert {v for _, v in results} <= {current, other}
+    assert story.alias() == current
+
+
 def test_corrupted_production_model_is_detected_and_rolled_back(story):
     bad = story.alias()
     good_before = [a for a in story.audit("rolled_back")]

@@ -1,0 +1,1 @@
+"""JSON API of the console: one router per resource, all reading through the AWS APIs."""

@@ -1,8 +1,10 @@
 """moto's AWS APIs served on one port, with keep-alive and a fast path for Lambda Invoke.
 
-moto's ThreadedMotoServer answers HTTP/1.0, so every boto3 call opens a new TCP connection. The
-request handler here keeps connections alive and sets TCP_NODELAY (without it, Nagle's algorithm
-plus delayed ACK stall each keep-alive response by ~40 ms).
+werkzeug's development server (under moto's ThreadedMotoServer) answers every request with
+``Connection: close`` and then drains the socket for up to 10 ms, so every boto3 call paid a new TCP
+connection and a new thread. The handler here keeps connections alive: it reads the whole request
+body, buffers the response and sends it with a Content-Length. It also sets TCP_NODELAY (without
+it, Nagle's algorithm plus delayed ACK stall each keep-alive response by ~40 ms).
 
 Lambda ``Invoke`` is the hot call (every Step Functions task, every benchmark). moto's generic
 dispatch costs ~4 ms per request, so ``POST /2015-03-31/functions/{name}/invocations`` goes straight
@@ -11,6 +13,7 @@ to the Lambda bridge; everything else, including Invoke of an unknown function, 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -39,6 +42,49 @@ class _KeepAliveHandler(MotoRequestHandler):
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
         logger.debug("%s %s %s", self.command, self.path, code)
+
+    def run_wsgi(self) -> None:
+        # "Expect: 100-continue" was already answered by http.server's parse_request (HTTP/1.1).
+        environ = self.make_environ()
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            body = environ["wsgi.input"].read()  # werkzeug's de-chunking reader
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ["wsgi.input_terminated"] = True
+        response: dict[str, Any] = {}
+        early: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            response["status"], response["headers"] = status, headers
+            return early.append
+
+        try:
+            chunks = self.server.app(environ, start_response)  # type: ignore[attr-defined]
+            try:
+                data = b"".join(early) + b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+        except Exception:  # noqa: BLE001 - a bug in a backend answers 500 and keeps the server up, as moto does
+            logger.exception("%s %s failed", self.command, self.path)
+            response = {"status": "500 Internal Server Error", "headers": [("Content-Type", "text/plain")]}
+            data = b"internal error in the local cloud; see its log"
+        code, _, reason = response["status"].partition(" ")
+        self.send_response(int(code), reason)
+        head = self.command == "HEAD"
+        for key, value in response["headers"]:
+            # A HEAD answer keeps the Content-Length of the body it describes (S3 HeadObject).
+            if key.lower() in ("connection", "transfer-encoding") or (key.lower() == "content-length" and not head):
+                continue
+            self.send_header(key, value)
+        if not head or not any(k.lower() == "content-length" for k, _ in response["headers"]):
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
 
 class _App:

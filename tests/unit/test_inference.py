@@ -111,3 +111,18 @@ def test_serving_module_does_not_import_sklearn_or_pandas():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
     assert result.returncode == 0, f"imported: {result.stdout} {result.stderr}"
+
+
+def test_large_batches_use_the_all_cores_session_and_agree_with_small_ones(onnx_bytes, trained):
+    from selfheal.inference import BATCH_ROWS
+
+    X = trained.X_holdout
+    columns = {c: np.resize(X[c].to_numpy(), BATCH_ROWS + 10) for c in X.columns}
+    model = OnnxModel.from_bytes(onnx_bytes, SCHEMA)
+    big = model.predict_columns(columns)
+    small = np.concatenate([model.predict_columns({c: v[i:i + 100] for c, v in columns.items()})
+                            for i in range(0, BATCH_ROWS + 10, 100)])
+    assert model._batch_session is not None
+    # Threads sum the trees in another order; in float32 that moves results by ~1e-6, far inside the
+    # 1e-3 parity tolerance.
+    np.testing.assert_allclose(big, small, rtol=0, atol=1e-5)

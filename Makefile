@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEMPLATE ?= template.yaml
 PORT ?= 4566
+API_PORT ?= 3000
 CLOUD := $(PY) -m infra.localcloud.cli
 
 .PHONY: setup up test test-unit test-integration invoke events lint data upload predict models audit rollback recover demo serve bench clean
@@ -23,7 +24,7 @@ OPS := $(PY) scripts/ops.py
 PRODUCT := $(if $(filter template.yaml,$(TEMPLATE)),--after "$(OPS) bootstrap" --after "$(PY) -m console")
 
 up: $(STAMP)
-	REFERENCE="$(REFERENCE)" $(CLOUD) up --template $(TEMPLATE) --port $(PORT) $(if $(FRESH),--fresh) $(if $(PARAMS),--parameter-overrides "$(PARAMS)") $(PRODUCT)
+	REFERENCE="$(REFERENCE)" $(CLOUD) up --template $(TEMPLATE) --port $(PORT) --api-port $(API_PORT) $(if $(FRESH),--fresh) $(if $(PARAMS),--parameter-overrides "$(PARAMS)") $(PRODUCT)
 
 data: $(STAMP)
 	$(PY) scripts/make_data.py --out data/generated

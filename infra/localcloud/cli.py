@@ -102,7 +102,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     endpoints_path = args.state_dir / ENDPOINTS_FILE
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
-        cloud.start()
+        try:
+            cloud.start()
+        except OSError as err:
+            log.error("cannot listen on %s:%s or %s (%s); is another local cloud or LocalStack running? "
+                      "Choose other ports with PORT=... (make up) or --port/--api-port", args.host, args.port,
+                      args.api_port, err)
+            return 2
         try:
             stack = _deploy(cloud, args)
         except DeployError as err:

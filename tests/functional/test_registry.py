@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -21,18 +21,10 @@ from selfheal.exceptions import (
     NoHealthyModelError,
 )
 from selfheal.registry import ModelRegistry
+from tests.functional.conftest import FakeClock
 
 BUCKET = "model-bucket"
 MODEL = "house-prices"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)  # every reading is distinct, like a real clock
-        return self.now
 
 
 @pytest.fixture
@@ -51,7 +43,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture
 def registry(s3: Any) -> ModelRegistry:
-    return ModelRegistry(s3, BUCKET, MODEL, clock=FakeClock())
+    return ModelRegistry(s3, BUCKET, MODEL, clock=FakeClock(tick=timedelta(seconds=1)))
 
 
 def publish(registry: ModelRegistry, n: int, *, rmse: float = 0.5, parent: str | None = None) -> str:
@@ -153,7 +145,7 @@ def test_incomplete_version_is_ignored_and_its_number_never_reused(registry: Mod
 def test_publisher_that_loses_the_race_for_a_number_takes_the_next(registry: ModelRegistry, s3: Any) -> None:
     # The competitor publishes between our listing (which saw no versions) and our claim of v0001.
     racing = RacingS3(s3, "model.onnx", lambda: publish(registry, 1))
-    ours = ModelRegistry(racing, BUCKET, MODEL, clock=FakeClock())
+    ours = ModelRegistry(racing, BUCKET, MODEL, clock=FakeClock(tick=timedelta(seconds=1)))
 
     assert publish(ours, 2) == "v0002"
     assert registry.load_model_bytes("v0001") == b"model-1"
@@ -187,7 +179,7 @@ def test_concurrent_publishers_get_distinct_versions_and_none_is_overwritten(s3:
     errors: list[BaseException] = []
 
     def write(n: int) -> None:
-        registry = ModelRegistry(boto3.client("s3"), BUCKET, MODEL, clock=FakeClock())
+        registry = ModelRegistry(boto3.client("s3"), BUCKET, MODEL, clock=FakeClock(tick=timedelta(seconds=1)))
         barrier.wait()
         try:
             results[n] = publish(registry, n)
@@ -260,7 +252,7 @@ def test_promoting_the_current_version_again_is_a_no_op(registry: ModelRegistry)
 
 
 def test_alias_history_is_bounded(s3: Any) -> None:
-    registry = ModelRegistry(s3, BUCKET, MODEL, clock=FakeClock(), history_limit=3)
+    registry = ModelRegistry(s3, BUCKET, MODEL, clock=FakeClock(tick=timedelta(seconds=1)), history_limit=3)
     for n in range(1, 6):
         registry.promote(publish(registry, n), reason=f"round {n}")
     assert [h["version"] for h in registry.production()["history"]] == ["v0005", "v0004", "v0003"]
@@ -274,7 +266,7 @@ def test_concurrent_alias_move_is_not_lost(registry: ModelRegistry, s3: Any) -> 
     racing = RacingS3(
         s3, "aliases/production.json", lambda: registry.promote("v0002", reason="the other execution")
     )
-    ours = ModelRegistry(racing, BUCKET, MODEL, clock=FakeClock())
+    ours = ModelRegistry(racing, BUCKET, MODEL, clock=FakeClock(tick=timedelta(seconds=1)))
     record = ours.promote("v0003", reason="ours")
 
     # Our stale write was refused (If-Match); we re-read and recorded the competitor's move.

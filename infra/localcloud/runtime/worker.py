@@ -141,6 +141,7 @@ class Worker:
         self.log_stream = f"{now.tm_year}/{now.tm_mon:02d}/{now.tm_mday:02d}/[{spec.version}]{self.id}"
         self._inbox: queue.Queue[Invocation | None] = queue.Queue()
         self._current: Invocation | None = None
+        self._busy = threading.Event()  # set while an invocation runs (wakes the memory watch)
         self._lock = threading.Lock()
         self._api = RuntimeApiServer(self)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -245,12 +246,16 @@ class Worker:
     def _watch(self) -> None:
         assert self.proc is not None
         while self.proc.poll() is None:
-            if self._current is not None:
-                rss = self._rss()
-                self.max_rss = max(self.max_rss, rss)
-                if rss > self.spec.memory_mb * 1024 * 1024:
-                    self.kill("memory")
-                    break
+            if self._current is None:
+                # Idle: nothing can outgrow its memory; wake rarely (many idle workers would
+                # otherwise wake 50 times a second each and add jitter to the busy ones).
+                self._busy.wait(0.5)
+                continue
+            rss = self._rss()
+            self.max_rss = max(self.max_rss, rss)
+            if rss > self.spec.memory_mb * 1024 * 1024:
+                self.kill("memory")
+                break
             time.sleep(self.settings.memory_poll_s)
         code = self.proc.wait()
         self.alive = False
@@ -366,6 +371,7 @@ class Worker:
         cold = self.served == 0
         self.served += 1
         self._current = inv
+        self._busy.set()
         self._log(f"START RequestId: {inv.request_id} Version: {self.spec.version}")
         self._inbox.put(inv)
         init_timeout = max(self.settings.min_init_timeout_s, self.spec.timeout)
@@ -390,6 +396,7 @@ class Worker:
             report += f"\tInit Duration: {init_ms:.2f} ms"
         self._log(report)
         self._current = None
+        self._busy.clear()
         if self.retired:
             self.kill("recycled")
         return InvokeResult(

@@ -132,7 +132,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                    LOCALCLOUD_ENDPOINTS=str(endpoints_path.resolve()), LOCALCLOUD_API_URL=api_url or "")
         for command in args.after or []:
             log.info("running: %s", command)
-            children.append((command, subprocess.Popen(command, shell=True, env=env)))
+            children.append((command, _start_child(command, env)))
         worst = 0
         while not stop.is_set():
             for command, child in list(children):
@@ -152,19 +152,47 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     finally:
         for _, child in children:
-            if child.poll() is None:
-                child.terminate()
+            _signal_group(child, signal.SIGTERM)
         for _, child in children:
             try:
                 child.wait(5)
             except subprocess.TimeoutExpired:
-                child.kill()
+                _signal_group(child, signal.SIGKILL)
+                child.wait(5)
         try:
             if endpoints_path.exists() and json.loads(endpoints_path.read_text()).get("pid") == os.getpid():
                 endpoints_path.unlink()
         except (OSError, ValueError):
             pass
         cloud.stop()
+
+
+def _start_child(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Run an --after command so that it can never outlive the cloud.
+
+    ``exec`` makes the command itself (not a shell around it) our child, in its own process group,
+    with PR_SET_PDEATHSIG: a Ctrl-C stops the whole group, and even a kill -9 of the cloud takes it down.
+    """
+
+    def setup() -> None:
+        os.setsid()
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+    return subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], env=env, preexec_fn=setup)
+
+
+def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _print_summary(info: dict[str, Any]) -> None:

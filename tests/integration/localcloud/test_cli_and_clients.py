@@ -69,8 +69,26 @@ def test_invoke_standalone_starts_a_throwaway_cloud(tmp_path):
     assert "REPORT RequestId" in r.stderr
 
 
+def _pids_with(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return [p for p in pids if pid_alive(p)]
+
+
+def _after_sleeper(marker: str) -> list[str]:
+    return ["--after", f"{sys.executable} -c 'import time; time.sleep(600)' {marker}"]
+
+
 def test_interrupt_stops_every_child_process(tmp_path):
-    cloud = start_cloud(tmp_path, FIXTURE_APP, stack_name="shutdown")
+    marker = f"after-child-{os.getpid()}-int"
+    cloud = start_cloud(tmp_path, FIXTURE_APP, stack_name="shutdown", extra=_after_sleeper(marker))
+    wait_for(lambda: _pids_with(marker), timeout=10, message="the --after child")
     lam = cloud.client("lambda")
     pids = []
     for logical in ("InfoFunction", "SquareFunction"):
@@ -82,10 +100,13 @@ def test_interrupt_stops_every_child_process(tmp_path):
     assert stop_cloud(cloud, signal.SIGINT) == 0
     assert not (cloud.state_dir / "endpoints.json").exists()
     wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=10, message="workers to exit")
+    wait_for(lambda: not _pids_with(marker), timeout=10, message="the --after child to exit")
 
 
 def test_kill_9_of_the_cloud_leaves_no_orphan_workers(tmp_path):
-    cloud = start_cloud(tmp_path, FIXTURE_APP, stack_name="killed")
+    marker = f"after-child-{os.getpid()}-kill"
+    cloud = start_cloud(tmp_path, FIXTURE_APP, stack_name="killed", extra=_after_sleeper(marker))
+    wait_for(lambda: _pids_with(marker), timeout=10, message="the --after child")
     lam = cloud.client("lambda")
     info = json.loads(lam.invoke(FunctionName=cloud.physical("InfoFunction"), Payload=b"{}")["Payload"].read())
     assert pid_alive(info["pid"])
@@ -93,4 +114,5 @@ def test_kill_9_of_the_cloud_leaves_no_orphan_workers(tmp_path):
     cloud.proc.wait(10)
     # PR_SET_PDEATHSIG takes the workers down with their parent, even on SIGKILL.
     wait_for(lambda: not pid_alive(info["pid"]), timeout=10, message="the orphan worker to die")
+    wait_for(lambda: not _pids_with(marker), timeout=10, message="the orphan --after child to die")
     time.sleep(0.1)

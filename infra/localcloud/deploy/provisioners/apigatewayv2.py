@@ -15,16 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from botocore.exceptions import ClientError
 
 from .base import (
     NameRule,
     Provisioned,
     Provisioner,
     ResourceRequest,
-    is_not_found,
     pick,
     tags_to_dict,
+    unless_not_found,
     upper_first_keys,
 )
 
@@ -134,12 +133,9 @@ class ApiProvisioner(Provisioner):
                 api for api in gateway.get_apis()["Items"] if wanted <= (api.get("Tags") or {}).items()
             ]
             return self._provisioned(matches[0]) if matches else None
-        try:
-            api = gateway.get_api(ApiId=request.previous.physical_id)
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        api = unless_not_found(lambda: gateway.get_api(ApiId=request.previous.physical_id))
+        if api is None:
+            return None
         return self._provisioned(api)
 
     def _body(self, request: ResourceRequest) -> Mapping[str, Any] | None:
@@ -253,14 +249,13 @@ class StageProvisioner(Provisioner):
     )
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            stage = self.clients("apigatewayv2").get_stage(
+        stage = unless_not_found(
+            lambda: self.clients("apigatewayv2").get_stage(
                 ApiId=request.properties["ApiId"], StageName=request.properties["StageName"]
             )
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        )
+        if stage is None:
+            return None
         return Provisioned(stage["StageName"])
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -315,14 +310,13 @@ class IntegrationProvisioner(Provisioner):
     def find(self, request: ResourceRequest) -> Provisioned | None:
         if request.previous is None:
             return None
-        try:
-            integration = self.clients("apigatewayv2").get_integration(
+        integration = unless_not_found(
+            lambda: self.clients("apigatewayv2").get_integration(
                 ApiId=request.properties["ApiId"], IntegrationId=request.previous.physical_id
             )
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        )
+        if integration is None:
+            return None
         return Provisioned(integration["IntegrationId"])
 
     def create(self, request: ResourceRequest) -> Provisioned:

@@ -12,8 +12,6 @@ import zipfile
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..exceptions import ProvisionError
 from .base import (
     NameRule,
@@ -21,9 +19,9 @@ from .base import (
     Provisioner,
     ResourceRequest,
     as_bool,
-    is_not_found,
     pick,
     tags_to_dict,
+    unless_not_found,
 )
 
 _CONFIG_PROPERTIES = (
@@ -118,14 +116,13 @@ class FunctionProvisioner(Provisioner):
         }
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            config = self.clients("lambda").get_function(FunctionName=self.physical_name(request))[
+        config = unless_not_found(
+            lambda: self.clients("lambda").get_function(FunctionName=self.physical_name(request))[
                 "Configuration"
             ]
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        )
+        if config is None:
+            return None
         return Provisioned(config["FunctionName"], {"Arn": config["FunctionArn"]})
 
     def _configuration(self, props: Mapping[str, Any]) -> dict[str, Any]:
@@ -195,12 +192,11 @@ class LayerVersionProvisioner(Provisioner):
             return None
         # arn:aws:lambda:<region>:<account>:layer:<name>:<version>. moto 5.2.5 lacks GetLayerVersionByArn.
         layer_arn, _, version = request.previous.physical_id.rpartition(":")
-        try:
-            layer = self.clients("lambda").get_layer_version(LayerName=layer_arn, VersionNumber=int(version))
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        layer = unless_not_found(
+            lambda: self.clients("lambda").get_layer_version(LayerName=layer_arn, VersionNumber=int(version))
+        )
+        if layer is None:
+            return None
         return Provisioned(layer["LayerVersionArn"], {"LayerVersionArn": layer["LayerVersionArn"]})
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -234,14 +230,13 @@ class PermissionProvisioner(Provisioner):
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
         statement_id = self.physical_name(request)
-        try:
-            policy = self.clients("lambda").get_policy(FunctionName=request.properties["FunctionName"])[
+        policy = unless_not_found(
+            lambda: self.clients("lambda").get_policy(FunctionName=request.properties["FunctionName"])[
                 "Policy"
             ]
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        )
+        if policy is None:
+            return None
         statements = json.loads(policy).get("Statement", [])
         return Provisioned(statement_id) if any(s.get("Sid") == statement_id for s in statements) else None
 
@@ -273,14 +268,15 @@ class EventInvokeConfigProvisioner(Provisioner):
         return f"{props['FunctionName']}|{props.get('Qualifier', '$LATEST')}"
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            self.clients("lambda").get_function_event_invoke_config(
-                **pick(request.properties, ("FunctionName", "Qualifier"))
+        if (
+            unless_not_found(
+                lambda: self.clients("lambda").get_function_event_invoke_config(
+                    **pick(request.properties, ("FunctionName", "Qualifier"))
+                )
             )
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+            is None
+        ):
+            return None
         return Provisioned(self._id(request))
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -318,14 +314,13 @@ class VersionProvisioner(Provisioner):
     def find(self, request: ResourceRequest) -> Provisioned | None:
         if request.previous is None:
             return None
-        try:
-            config = self.clients("lambda").get_function_configuration(
+        config = unless_not_found(
+            lambda: self.clients("lambda").get_function_configuration(
                 FunctionName=request.previous.physical_id
             )
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        )
+        if config is None:
+            return None
         return self._provisioned(config)
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -342,14 +337,13 @@ class AliasProvisioner(Provisioner):
     naming = NameRule("Name", 128)
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            alias = self.clients("lambda").get_alias(
+        alias = unless_not_found(
+            lambda: self.clients("lambda").get_alias(
                 FunctionName=request.properties["FunctionName"], Name=request.properties["Name"]
             )
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        )
+        if alias is None:
+            return None
         return Provisioned(alias["AliasArn"], {"AliasArn": alias["AliasArn"]})
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -412,12 +406,11 @@ class EventSourceMappingProvisioner(Provisioner):
                 EventSourceArn=request.properties["EventSourceArn"],
             )["EventSourceMappings"]
             return self._provisioned(request, mappings[0]["UUID"]) if mappings else None
-        try:
-            mapping = aws_lambda.get_event_source_mapping(UUID=request.previous.physical_id)
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        mapping = unless_not_found(
+            lambda: aws_lambda.get_event_source_mapping(UUID=request.previous.physical_id)
+        )
+        if mapping is None:
+            return None
         return self._provisioned(request, mapping["UUID"])
 
     def create(self, request: ResourceRequest) -> Provisioned:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from botocore.exceptions import ClientError
 
@@ -118,6 +118,19 @@ def is_not_found(exc: ClientError, *codes: str) -> bool:
     known = {"ResourceNotFoundException", "NotFoundException", "NoSuchEntity", "404", "NotFound"}
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return error_code(exc) in known.union(codes) or status == 404
+
+
+T = TypeVar("T")
+
+
+def unless_not_found(call: Callable[[], T], *codes: str) -> T | None:
+    """``call()``, or None when AWS answers that the resource does not exist; other errors raise."""
+    try:
+        return call()
+    except ClientError as exc:
+        if is_not_found(exc, *codes):
+            return None
+        raise
 
 
 def tags_to_dict(tags: Any) -> dict[str, str]:

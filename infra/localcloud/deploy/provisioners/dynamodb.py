@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from ..exceptions import ProvisionError
 from .base import (
     NameRule,
@@ -14,9 +12,9 @@ from .base import (
     Provisioner,
     ResourceRequest,
     as_bool,
-    is_not_found,
     pick,
     tags_to_list,
+    unless_not_found,
 )
 
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput")
@@ -105,12 +103,11 @@ class TableProvisioner(Provisioner):
         return Provisioned(table["TableName"], attributes)
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            table = self.clients("dynamodb").describe_table(TableName=self.physical_name(request))["Table"]
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        table = unless_not_found(
+            lambda: self.clients("dynamodb").describe_table(TableName=self.physical_name(request))["Table"]
+        )
+        if table is None:
+            return None
         return self._provisioned(table)
 
     def create(self, request: ResourceRequest) -> Provisioned:

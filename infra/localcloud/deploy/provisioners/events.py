@@ -9,9 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from .base import NameRule, Provisioned, Provisioner, ResourceRequest, as_json_text, is_not_found, pick
+from .base import (
+    NameRule,
+    Provisioned,
+    Provisioner,
+    ResourceRequest,
+    as_json_text,
+    pick,
+    unless_not_found,
+)
 
 _RULE_SETTINGS = ("Description", "ScheduleExpression", "RoleArn")
 
@@ -42,14 +48,13 @@ class RuleProvisioner(Provisioner):
         return Provisioned(ref, {"Arn": rule["Arn"]})
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            rule = self.clients("events").describe_rule(
+        rule = unless_not_found(
+            lambda: self.clients("events").describe_rule(
                 Name=self.physical_name(request), EventBusName=_bus_name(request.properties)
             )
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        )
+        if rule is None:
+            return None
         return self._provisioned(request, rule)
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -113,14 +118,13 @@ class ScheduleProvisioner(Provisioner):
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
         arguments = self._arguments(request)
-        try:
-            schedule = self.clients("scheduler").get_schedule(
+        schedule = unless_not_found(
+            lambda: self.clients("scheduler").get_schedule(
                 Name=arguments["Name"], GroupName=arguments["GroupName"]
             )
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        )
+        if schedule is None:
+            return None
         return Provisioned(arguments["Name"], {"Arn": schedule["Arn"]})
 
     def create(self, request: ResourceRequest) -> Provisioned:

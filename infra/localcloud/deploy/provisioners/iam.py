@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,6 +18,7 @@ from .base import (
     is_not_found,
     pick,
     tags_to_list,
+    unless_not_found,
 )
 
 LOG = logging.getLogger("localcloud.deploy")
@@ -64,12 +66,11 @@ class RoleProvisioner(Provisioner):
         return Provisioned(role["RoleName"], {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            role = self.clients("iam").get_role(RoleName=self.physical_name(request))["Role"]
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        role = unless_not_found(
+            lambda: self.clients("iam").get_role(RoleName=self.physical_name(request))["Role"]
+        )
+        if role is None:
+            return None
         return self._provisioned(role)
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -152,12 +153,9 @@ class PolicyProvisioner(Provisioner):
         iam, props = self.clients("iam"), request.properties
         for prop, key, _, getter in self._TARGETS:
             for target in props.get(prop, []):
-                try:
-                    getattr(iam, getter)(**{key: target, "PolicyName": props["PolicyName"]})
-                except ClientError as exc:
-                    if is_not_found(exc):
-                        return None
-                    raise
+                lookup = partial(getattr(iam, getter), **{key: target, "PolicyName": props["PolicyName"]})
+                if unless_not_found(lookup) is None:
+                    return None
         return Provisioned(self.physical_name(request))
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -190,12 +188,11 @@ class ManagedPolicyProvisioner(Provisioner):
         return request.arn("iam", f"policy{path}{self.physical_name(request)}", region=False)
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            policy = self.clients("iam").get_policy(PolicyArn=self._arn(request))["Policy"]
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        policy = unless_not_found(
+            lambda: self.clients("iam").get_policy(PolicyArn=self._arn(request))["Policy"]
+        )
+        if policy is None:
+            return None
         return Provisioned(policy["Arn"], {"PolicyArn": policy["Arn"], "PolicyId": policy["PolicyId"]})
 
     def create(self, request: ResourceRequest) -> Provisioned:

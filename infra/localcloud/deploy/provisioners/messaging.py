@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from ..naming import physical_name
 from .base import (
@@ -15,10 +14,10 @@ from .base import (
     Provisioner,
     ResourceRequest,
     as_json_text,
-    is_not_found,
     pick,
     tags_to_dict,
     tags_to_list,
+    unless_not_found,
 )
 
 # Every queue property except its name and tags is a queue attribute of the same name.
@@ -77,12 +76,13 @@ class QueueProvisioner(Provisioner):
         )
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            url = self.clients("sqs").get_queue_url(QueueName=self.physical_name(request))["QueueUrl"]
-        except ClientError as exc:
-            if is_not_found(exc, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-                return None
-            raise
+        url = unless_not_found(
+            lambda: self.clients("sqs").get_queue_url(QueueName=self.physical_name(request))["QueueUrl"],
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+        )
+        if url is None:
+            return None
         return self._provisioned(url)
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -120,15 +120,11 @@ class QueuePolicyProvisioner(Provisioner):
     def find(self, request: ResourceRequest) -> Provisioned | None:
         sqs = self.clients("sqs")
         for url in request.properties.get("Queues", []):
-            try:
-                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"]).get(
-                    "Attributes", {}
-                )
-            except ClientError as exc:
-                if is_not_found(exc, "AWS.SimpleQueueService.NonExistentQueue"):
-                    return None
-                raise
-            if "Policy" not in attributes:
+            found = unless_not_found(
+                partial(sqs.get_queue_attributes, QueueUrl=url, AttributeNames=["Policy"]),
+                "AWS.SimpleQueueService.NonExistentQueue",
+            )
+            if found is None or "Policy" not in found.get("Attributes", {}):
                 return None
         return Provisioned(self.physical_name(request))
 
@@ -167,12 +163,8 @@ class TopicProvisioner(Provisioner):
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
         arn = self._arn(request)
-        try:
-            self.clients("sns").get_topic_attributes(TopicArn=arn)
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        if unless_not_found(lambda: self.clients("sns").get_topic_attributes(TopicArn=arn)) is None:
+            return None
         return Provisioned(arn, {"TopicArn": arn, "TopicName": self.physical_name(request)})
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -233,12 +225,15 @@ class SubscriptionProvisioner(Provisioner):
     def find(self, request: ResourceRequest) -> Provisioned | None:
         if request.previous is None:
             return None
-        try:
-            self.clients("sns").get_subscription_attributes(SubscriptionArn=request.previous.physical_id)
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        if (
+            unless_not_found(
+                lambda: self.clients("sns").get_subscription_attributes(
+                    SubscriptionArn=request.previous.physical_id
+                )
+            )
+            is None
+        ):
+            return None
         return Provisioned(request.previous.physical_id)
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -272,13 +267,8 @@ class TopicPolicyProvisioner(Provisioner):
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
         for arn in request.properties.get("Topics", []):
-            try:
-                attributes = self.clients("sns").get_topic_attributes(TopicArn=arn)["Attributes"]
-            except ClientError as exc:
-                if is_not_found(exc):
-                    return None
-                raise
-            if "Policy" not in attributes:
+            found = unless_not_found(partial(self.clients("sns").get_topic_attributes, TopicArn=arn))
+            if found is None or "Policy" not in found["Attributes"]:
                 return None
         return Provisioned(self.physical_name(request))
 

@@ -6,16 +6,14 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from .base import (
     NameRule,
     Provisioned,
     Provisioner,
     ResourceRequest,
     as_json_text,
-    is_not_found,
     tags_to_list,
+    unless_not_found,
 )
 
 LOG = logging.getLogger("localcloud.deploy")
@@ -89,12 +87,8 @@ class BucketProvisioner(Provisioner):
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
         name = self.physical_name(request)
-        try:
-            self.clients("s3").head_bucket(Bucket=name)
-        except ClientError as exc:
-            if is_not_found(exc, "NoSuchBucket"):
-                return None
-            raise
+        if unless_not_found(lambda: self.clients("s3").head_bucket(Bucket=name), "NoSuchBucket") is None:
+            return None
         return self._provisioned(request, name)
 
     def create(self, request: ResourceRequest) -> Provisioned:
@@ -197,12 +191,15 @@ class BucketPolicyProvisioner(Provisioner):
     handled_properties = frozenset({"Bucket", "PolicyDocument"})
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            self.clients("s3").get_bucket_policy(Bucket=request.properties["Bucket"])
-        except ClientError as exc:
-            if is_not_found(exc, "NoSuchBucketPolicy", "NoSuchBucket"):
-                return None
-            raise
+        if (
+            unless_not_found(
+                lambda: self.clients("s3").get_bucket_policy(Bucket=request.properties["Bucket"]),
+                "NoSuchBucketPolicy",
+                "NoSuchBucket",
+            )
+            is None
+        ):
+            return None
         return Provisioned(self.physical_name(request))
 
     def create(self, request: ResourceRequest) -> Provisioned:

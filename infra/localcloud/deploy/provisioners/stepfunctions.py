@@ -6,16 +6,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from .base import (
     NameRule,
     Provisioned,
     Provisioner,
     ResourceRequest,
-    is_not_found,
     lower_first_keys,
     tags_to_list,
+    unless_not_found,
 )
 
 
@@ -72,12 +70,12 @@ class StateMachineProvisioner(Provisioner):
         return Provisioned(arn, attributes)
 
     def find(self, request: ResourceRequest) -> Provisioned | None:
-        try:
-            machine = self.clients("stepfunctions").describe_state_machine(stateMachineArn=self._arn(request))
-        except ClientError as exc:
-            if is_not_found(exc, "StateMachineDoesNotExist"):
-                return None
-            raise
+        machine = unless_not_found(
+            lambda: self.clients("stepfunctions").describe_state_machine(stateMachineArn=self._arn(request)),
+            "StateMachineDoesNotExist",
+        )
+        if machine is None:
+            return None
         return self._provisioned(machine)
 
     def definition(self, request: ResourceRequest) -> str:

@@ -163,7 +163,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             if endpoints_path.exists() and json.loads(endpoints_path.read_text()).get("pid") == os.getpid():
                 endpoints_path.unlink()
         except (OSError, ValueError):
-            pass
+            pass  # best effort: a missing or half-written file means there is nothing of ours to remove
         cloud.stop()
 
 
@@ -174,16 +174,9 @@ def _start_child(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with PR_SET_PDEATHSIG: a Ctrl-C stops the whole group, and even a kill -9 of the cloud takes it down.
     """
 
-    def setup() -> None:
-        os.setsid()
-        try:
-            import ctypes
+    from .runtime.worker import die_with_parent
 
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-
-    return subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], env=env, preexec_fn=setup)
+    return subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], env=env, preexec_fn=die_with_parent(signal.SIGTERM))
 
 
 def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
@@ -192,7 +185,7 @@ def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
     try:
         os.killpg(child.pid, sig)
     except ProcessLookupError:
-        pass
+        pass  # the group already exited between poll() and killpg()
 
 
 def _print_summary(info: dict[str, Any]) -> None:

@@ -142,12 +142,12 @@ class LocalCloud:
             try:
                 backend.create_log_group(group, {})
             except ResourceAlreadyExistsException:
-                pass
+                pass  # created by another flush thread in between: what we wanted
         if stream not in backend.groups[group].streams:
             try:
                 backend.create_log_stream(group, stream)
             except ResourceAlreadyExistsException:
-                pass
+                pass  # same race as above
         backend.put_log_events(group, stream, [{"timestamp": ts, "message": msg} for ts, msg in events])
 
     def _deliver(self, destination: str, record: dict[str, Any]) -> None:

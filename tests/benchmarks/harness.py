@@ -197,7 +197,7 @@ class Target:
 
 
 class BadResponse(RuntimeError):
-    pass
+    """A benchmarked endpoint answered something other than success; the run stops on it."""
 
 
 def _one(client: HttpClient, t: Target) -> None:

@@ -80,13 +80,21 @@ class InvokeResult:
 LogEmitter = Callable[[FunctionSpec, str, str], None]  # (spec, log stream, line)
 
 
-def _set_pdeathsig() -> None:
-    # Workers die with the local cloud, even on kill -9: no orphans.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
-    os.setsid()
+def die_with_parent(sig: int) -> Callable[[], None]:
+    """A ``preexec_fn``: own process group, and ``sig`` when the parent dies (even by kill -9).
+
+    PR_SET_PDEATHSIG needs glibc's prctl (Linux); where it is missing the child still gets its own
+    group, which a clean stop kills as a whole.
+    """
+
+    def setup() -> None:
+        os.setsid()
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+        except OSError:
+            pass  # not Linux/glibc: no parent-death signal, see the docstring
+
+    return setup
 
 
 class _Spawner:
@@ -213,7 +221,7 @@ class Worker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_set_pdeathsig,
+            preexec_fn=die_with_parent(signal.SIGKILL),  # workers die with the cloud: no orphans
         ))
         self.alive = True
         for stream in (self.proc.stdout, self.proc.stderr):
@@ -235,7 +243,7 @@ class Worker:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:
-                pass
+                pass  # it exited on its own between poll() and killpg()
 
     def retire(self) -> None:
         """Stop after the current invocation (a configuration or code update recycles workers)."""

@@ -77,7 +77,7 @@ def finish(ctx: Context, *, outcome: str, state: dict[str, Any], execution_arn: 
         try:
             cause = json.loads(cause).get("errorMessage", cause)
         except (ValueError, AttributeError):
-            pass
+            pass  # a Cause that is plain text (not a Lambda error payload) is shown as it is
     production = None
     try:
         production = ctx.registry.production()

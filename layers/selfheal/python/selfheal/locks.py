@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import Any, ClassVar, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -84,12 +84,10 @@ def _cooldown(item: dict[str, Any]) -> CooldownRecord:
     }
 
 
-class RetrainingLock:
-    """A lease: one owner at a time, taken over automatically once it expires.
+class _StateItem:
+    """One named item of the state table, keyed ``pk = "<KIND>#<name>", sk = "<KIND>"``."""
 
-    The lease (rather than a plain lock) matters because the holder is a Lambda or a state machine
-    execution that can die without releasing; the expiry bounds how long a crash blocks retraining.
-    """
+    _kind: ClassVar[str]
 
     def __init__(
         self,
@@ -103,7 +101,20 @@ class RetrainingLock:
         self._table = table_name
         self._clock = clock
         self._name = name
-        self._key = {"pk": {"S": f"LOCK#{name}"}, "sk": {"S": "LOCK"}}
+        self._key = {"pk": {"S": f"{self._kind}#{name}"}, "sk": {"S": self._kind}}
+
+    def _item(self) -> dict[str, Any] | None:
+        return self._ddb.get_item(TableName=self._table, Key=self._key, ConsistentRead=True).get("Item")
+
+
+class RetrainingLock(_StateItem):
+    """A lease: one owner at a time, taken over automatically once it expires.
+
+    The lease (rather than a plain lock) matters because the holder is a Lambda or a state machine
+    execution that can die without releasing; the expiry bounds how long a crash blocks retraining.
+    """
+
+    _kind = "LOCK"
 
     def acquire(self, owner: str, lease_seconds: float) -> LeaseInfo:
         """Take the lock for ``lease_seconds`` if it is free, expired, or already ours (renewal).
@@ -162,8 +173,7 @@ class RetrainingLock:
 
     def holder(self) -> LeaseInfo | None:
         """The current, unexpired lease, or ``None`` if the lock is free."""
-        response = self._ddb.get_item(TableName=self._table, Key=self._key, ConsistentRead=True)
-        item = response.get("Item")
+        item = self._item()
         if not item:
             return None
         lease = _lease(item)
@@ -172,26 +182,14 @@ class RetrainingLock:
         return lease
 
 
-class Cooldown:
+class Cooldown(_StateItem):
     """At most one drift/degradation-triggered retraining start per window.
 
     Claiming is explicit: only a caller that starts a retrain *because of* drift or degradation
     claims; the bootstrap training never does, so it cannot delay the first self-healing run.
     """
 
-    def __init__(
-        self,
-        dynamodb_client: DynamoDBClient,
-        table_name: str,
-        *,
-        clock: Clock = utc_now,
-        name: str = "retraining",
-    ) -> None:
-        self._ddb = dynamodb_client
-        self._table = table_name
-        self._clock = clock
-        self._name = name
-        self._key = {"pk": {"S": f"COOLDOWN#{name}"}, "sk": {"S": "COOLDOWN"}}
+    _kind = "COOLDOWN"
 
     def claim(self, hours: float, *, reason: str = "", execution_arn: str | None = None) -> CooldownRecord:
         """Record a retraining start now, if the last one is at least ``hours`` old.
@@ -251,6 +249,5 @@ class Cooldown:
         return max(0.0, end - float(_epoch(self._clock())))
 
     def _read(self) -> CooldownRecord | None:
-        response = self._ddb.get_item(TableName=self._table, Key=self._key, ConsistentRead=True)
-        item = response.get("Item")
+        item = self._item()
         return _cooldown(item) if item else None

@@ -17,16 +17,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from infra.localcloud.cli import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_APP = ROOT / "tests" / "fixtures" / "app" / "template.yaml"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

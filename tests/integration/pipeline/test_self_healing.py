@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from selfheal import datagen
+from selfheal.audit import AuditTrail
 from selfheal.schema import CALIFORNIA_HOUSING as SCHEMA
 from tests.integration.conftest import ROOT, start_cloud, stop_cloud, wait_for
 
@@ -61,15 +62,9 @@ class Story:
         return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
     def audit(self, action: str | None = None, execution_arn: str | None = None) -> list[dict]:
-        items = self.ddb.query(TableName=self.cloud.output("StateTableName"), KeyConditionExpression="pk = :p",
-                               ExpressionAttributeValues={":p": {"S": "AUDIT"}}, ScanIndexForward=False)["Items"]
-        out = []
-        for i in items:
-            item = {"action": i["action"]["S"], "reason": i["reason"]["S"],
-                    "execution_arn": i.get("execution_arn", {}).get("S")}
-            if (action is None or item["action"] == action) and (execution_arn is None or item["execution_arn"] == execution_arn):
-                out.append(item)
-        return out
+        """Audit items, newest first, read as a user would (the library's paging reader)."""
+        items = AuditTrail(self.ddb, self.cloud.output("StateTableName")).list(action=action, limit=10_000)
+        return [i for i in items if execution_arn is None or i.get("execution_arn") == execution_arn]
 
     def predict(self, body=None, **kwargs) -> requests.Response:
         return requests.post(f"{self.cloud.api_url}/predict", json=body if body is not None else SCHEMA.example_record(),

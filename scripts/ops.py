@@ -24,12 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "selfheal" / "python"))
+sys.path.insert(0, str(ROOT))
 
+from infra.localcloud.endpoint import local_client  # noqa: E402
 from selfheal.audit import AuditTrail  # noqa: E402
 from selfheal.registry import ModelRegistry  # noqa: E402
 
@@ -45,11 +46,7 @@ class Cloud:
         self.api_url: str = self.info.get("api_url") or ""
 
     def client(self, service: str) -> Any:
-        from botocore.config import Config
-
-        return boto3.client(service, endpoint_url=self.info["endpoint_url"], region_name=self.info["region"],
-                            aws_access_key_id="test", aws_secret_access_key="test",
-                            config=Config(read_timeout=900, retries={"max_attempts": 2}))
+        return local_client(service, self.info["endpoint_url"], self.info["region"], max_attempts=2)
 
     def registry(self) -> ModelRegistry:
         return ModelRegistry(self.client("s3"), self.outputs["ModelBucketName"], os.environ.get("MODEL_NAME", "house-prices"))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import events as sample_events
+from .endpoint import local_client
 
 STATE_DIR = Path(os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud"))
 ENDPOINTS_FILE = "endpoints.json"
@@ -243,7 +244,6 @@ def _invoke(lambda_client: Any, function: str, payload: bytes) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    import boto3
 
     payload = Path(args.event).read_bytes() if args.event and args.event != "-" else (
         sys.stdin.buffer.read() if args.event == "-" else b"{}")
@@ -254,8 +254,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         return 2
     info = _running_cloud(args.state_dir)
     if info is not None:
-        client = boto3.client("lambda", endpoint_url=info["endpoint_url"], region_name=info["region"],
-                              aws_access_key_id="test", aws_secret_access_key="test")
+        client = local_client("lambda", info["endpoint_url"], info["region"])
         return _invoke(client, _physical_function(info["stack"], args.function), payload)
     # Standalone: a throwaway cloud on free ports, like `sam local invoke` starting a container.
     from .deploy import DeployError

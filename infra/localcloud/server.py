@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
-from botocore.config import Config
 
 from .asyncinvoke import AsyncInvoker
+from .endpoint import local_client
 from .logsink import LogSink
 from .runtime.pool import LambdaRuntime, RuntimeConfig
 from .runtime.spec import CodeStore
@@ -58,14 +57,7 @@ class LocalCloud:
         self._stopped = threading.Event()
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.config.endpoint_url,
-            region_name=self.config.region,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}, read_timeout=900),
-        )
+        return local_client(service, self.config.endpoint_url, self.config.region)
 
     def start(self) -> LocalCloud:
         cfg = self.config

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from infra.localcloud.cli import free_port
+from infra.localcloud.endpoint import local_client
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_APP = ROOT / "tests" / "fixtures" / "app" / "template.yaml"
@@ -34,9 +33,7 @@ class RunningCloud:
     info: dict[str, Any]
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint_url, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test",
-                            config=Config(retries={"max_attempts": 0}, read_timeout=900))
+        return local_client(service, self.endpoint_url, max_attempts=0)
 
     def physical(self, logical_id: str) -> str:
         return self.info["stack"]["resources"][logical_id]["physical_id"]

@@ -1,0 +1,268 @@
+"""Folds the journal into the state it describes, loads that state into moto, and compacts.
+
+The fold keeps, per S3 key, every version and delete marker in order; per DynamoDB table, the last
+image of each item; per log stream, its events; per execution, its description and history. An
+execution that has no end record was running when the cloud died: it is loaded as FAILED with the
+cause "local cloud restarted" (and its history gets the matching ExecutionFailed event), and it
+can be redriven.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .journal import CorruptBlobError, Journal
+
+LOG = logging.getLogger("localcloud.persistence")
+
+RESTART_ERROR = "LocalCloud.Restarted"
+RESTART_CAUSE = "local cloud restarted"
+
+
+@dataclass
+class Bucket:
+    region: str
+    versioning: str | None = None
+    keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    region: str
+    description: dict[str, Any]
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class ExecutionState:
+    arn: str
+    start: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    end: dict[str, Any] | None = None
+    redrives: int = 0
+
+
+@dataclass
+class State:
+    buckets: dict[str, Bucket] = field(default_factory=dict)
+    tables: dict[tuple[str, str], Table] = field(default_factory=dict)
+    logs: dict[tuple[str, str], dict[str, list[list[Any]]]] = field(default_factory=dict)
+    executions: dict[str, ExecutionState] = field(default_factory=dict)
+    records: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "buckets": len(self.buckets),
+            "object_versions": sum(len(v) for b in self.buckets.values() for v in b.keys.values()),
+            "tables": len(self.tables),
+            "items": sum(len(t.items) for t in self.tables.values()),
+            "log_events": sum(len(e) for g in self.logs.values() for e in g.values()),
+            "executions": len(self.executions),
+        }
+
+
+def _item_key(table: Table, item: dict[str, Any]) -> str:
+    names = [k["AttributeName"] for k in table.description.get("KeySchema", [])]
+    return json.dumps([item.get(n) for n in names], sort_keys=True)
+
+
+def fold(journal: Journal) -> State:
+    state = State()
+    for r in journal.records():
+        state.records += 1
+        kind = r["k"]
+        try:
+            _apply_record(state, kind, r)
+        except (KeyError, TypeError, ValueError) as exc:
+            LOG.warning("journal record %s skipped: %s", kind, exc)
+    return state
+
+
+def _apply_record(state: State, kind: str, r: dict[str, Any]) -> None:
+    if kind == "s3.bucket":
+        state.buckets.setdefault(r["bucket"], Bucket(region=r["region"]))
+    elif kind == "s3.versioning":
+        state.buckets[r["bucket"]].versioning = r["status"]
+    elif kind == "s3.bucket_deleted":
+        state.buckets.pop(r["bucket"], None)
+    elif kind in ("s3.put", "s3.marker"):
+        bucket = state.buckets[r["bucket"]]
+        versions = bucket.keys.setdefault(r["key"], [])
+        if bucket.versioning != "Enabled" and kind == "s3.put" and r.get("version") in (None, "null"):
+            versions[:] = [v for v in versions if v.get("version") not in (None, "null")]
+        versions.append(r)
+    elif kind == "s3.delete":
+        bucket = state.buckets[r["bucket"]]
+        if r.get("version") is None:
+            bucket.keys.pop(r["key"], None)
+        else:
+            remaining = [v for v in bucket.keys.get(r["key"], []) if v.get("version") != r["version"]]
+            if remaining:
+                bucket.keys[r["key"]] = remaining
+            else:
+                bucket.keys.pop(r["key"], None)
+    elif kind == "ddb.table":
+        state.tables[(r["region"], r["table"])] = Table(region=r["region"], description=r["description"])
+    elif kind == "ddb.table_deleted":
+        state.tables.pop((r["region"], r["table"]), None)
+    elif kind in ("ddb.put", "ddb.delete"):
+        table = state.tables[(r["region"], r["table"])]
+        if kind == "ddb.put":
+            table.items[_item_key(table, r["item"])] = r["item"]
+        else:
+            table.items.pop(_item_key(table, r["key"]), None)
+    elif kind == "logs.group":
+        state.logs.setdefault((r["region"], r["group"]), {})
+    elif kind == "logs.events":
+        streams = state.logs.setdefault((r["region"], r["group"]), {})
+        streams.setdefault(r["stream"], []).extend(r["events"])
+    elif kind.startswith("sfn."):
+        execution = state.executions.setdefault(r["arn"], ExecutionState(arn=r["arn"]))
+        if kind == "sfn.start":
+            execution.start = execution.start or r
+        elif kind == "sfn.event":
+            execution.events.append(r["event"])
+        elif kind == "sfn.end":
+            execution.end = r
+        elif kind == "sfn.redrive":
+            execution.end = None
+            execution.redrives = r["count"]
+            execution.events.append(r["event"])
+        elif kind == "sfn.redrives":
+            execution.redrives = r["count"]
+    else:
+        raise ValueError(f"unknown record kind {kind!r}")
+
+
+def compacted(state: State) -> list[dict[str, Any]]:
+    """The shortest journal that folds back into `state`."""
+    out: list[dict[str, Any]] = []
+    for name, bucket in state.buckets.items():
+        out.append({"k": "s3.bucket", "bucket": name, "region": bucket.region})
+        if bucket.versioning:
+            out.append({"k": "s3.versioning", "bucket": name, "status": bucket.versioning})
+        for versions in bucket.keys.values():
+            out.extend(versions)
+    for (region, name), table in state.tables.items():
+        out.append({"k": "ddb.table", "region": region, "table": name, "description": table.description})
+        out.extend({"k": "ddb.put", "region": region, "table": name, "item": item} for item in table.items.values())
+    for (region, group), streams in state.logs.items():
+        out.append({"k": "logs.group", "region": region, "group": group})
+        out.extend({"k": "logs.events", "region": region, "group": group, "stream": s, "events": e}
+                   for s, e in streams.items())
+    for execution in state.executions.values():
+        if execution.start is None:
+            continue
+        out.append(execution.start)
+        out.extend({"k": "sfn.event", "arn": execution.arn, "event": e} for e in execution.events)
+        if execution.redrives:
+            out.append({"k": "sfn.redrives", "arn": execution.arn, "count": execution.redrives})
+        if execution.end is not None:
+            out.append(execution.end)
+    return out
+
+
+def mark_interrupted(state: State, journal: Journal, now: datetime | None = None) -> list[str]:
+    """Executions without an end record were cut off by the crash: they fail, and the journal says so."""
+    moment = (now or datetime.now(UTC)).isoformat()
+    failed = []
+    for execution in state.executions.values():
+        if execution.start is None or execution.end is not None:
+            continue
+        last_id = max((int(e.get("id", 0)) for e in execution.events), default=0)
+        event = {"id": last_id + 1, "previousEventId": last_id, "type": "ExecutionFailed", "timestamp": moment,
+                 "executionFailedEventDetails": {"error": RESTART_ERROR, "cause": RESTART_CAUSE}}
+        end = {"k": "sfn.end", "arn": execution.arn, "status": "FAILED", "stop": moment,
+               "error": RESTART_ERROR, "cause": RESTART_CAUSE, "output": None}
+        journal.append({"k": "sfn.event", "arn": execution.arn, "event": event})
+        journal.append(end)
+        execution.events.append(event)
+        execution.end = end
+        failed.append(execution.arn)
+        LOG.warning("execution %s was running when the local cloud stopped: marked FAILED (%s)",
+                    execution.arn, RESTART_CAUSE)
+    return failed
+
+
+# ---- loading into moto ---------------------------------------------------------------------------
+def load_data(state: State, journal: Journal, account_id: str) -> None:
+    """S3, DynamoDB and CloudWatch Logs; run before the template is redeployed on top."""
+    _load_s3(state, journal, account_id)
+    _load_dynamodb(state, account_id)
+    _load_logs(state, account_id)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment
+
+
+def _load_s3(state: State, journal: Journal, account_id: str) -> None:
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[account_id]["aws"]
+    for name, bucket in state.buckets.items():
+        if name not in backend.buckets:
+            backend.create_bucket(name, bucket.region)
+        if bucket.versioning:
+            backend.put_bucket_versioning(name, bucket.versioning)
+        for key_name, versions in bucket.keys.items():
+            for v in versions:
+                if v["k"] == "s3.marker":
+                    if key_name in backend.buckets[name].keys:
+                        marker = backend._set_delete_marker(name, key_name)
+                        marker._version_id = v["version"]
+                        marker.last_modified = _parse_time(v.get("modified")) or marker.last_modified
+                    continue
+                try:
+                    body = journal.read_blob(v["blob"])
+                except (OSError, CorruptBlobError) as exc:
+                    LOG.error("s3://%s/%s version %s not restored: %s", name, key_name, v.get("version"), exc)
+                    continue
+                key = backend.put_object(name, key_name, body, storage=v.get("storage"), etag=v.get("etag"),
+                                         disable_notification=True)
+                key._version_id = v.get("version")
+                key.last_modified = _parse_time(v.get("modified")) or key.last_modified
+                key.set_metadata(dict(v.get("metadata") or {}), replace=True)
+                algorithm, value, kind = (v.get("checksum") or [None, None, None])[:3]
+                key.checksum_algorithm, key.checksum_value, key.checksum_type = algorithm, value, kind
+
+
+def _load_dynamodb(state: State, account_id: str) -> None:
+    from moto.dynamodb.models import dynamodb_backends
+
+    for (region, name), table in state.tables.items():
+        backend = dynamodb_backends[account_id][region]
+        d = table.description
+        if name not in backend.tables:
+            backend.create_table(
+                name, schema=d["KeySchema"], throughput=d.get("ProvisionedThroughput"),
+                attr=d["AttributeDefinitions"], global_indexes=d.get("GlobalSecondaryIndexes"),
+                indexes=d.get("LocalSecondaryIndexes"), streams=d.get("StreamSpecification"),
+                billing_mode=(d.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
+                sse_specification=None, tags=[], deletion_protection_enabled=d.get("DeletionProtectionEnabled"),
+                warm_throughput=None)
+        target = backend.tables[name]
+        for item in table.items.values():
+            target.put_item(item)
+
+
+def _load_logs(state: State, account_id: str) -> None:
+    from moto.logs.models import logs_backends
+
+    for (region, group), streams in state.logs.items():
+        backend = logs_backends[account_id][region]
+        if group not in backend.groups:
+            backend.create_log_group(group, {})
+        for stream, events in streams.items():
+            if stream not in backend.groups[group].streams:
+                backend.create_log_stream(group, stream)
+            if events:
+                backend.groups[group].streams[stream].put_log_events(
+                    [{"timestamp": ts, "message": msg} for ts, msg in events])

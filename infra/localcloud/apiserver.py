@@ -13,6 +13,7 @@ to the Lambda bridge; everything else, including Invoke of an unknown function, 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -29,6 +30,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 logger = logging.getLogger("localcloud.api")
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations/?$")
+FAULTS_PATH = "/_localcloud/faults"
 _STATUS = {200: "200 OK", 202: "202 Accepted", 204: "204 No Content"}
 
 # (function name or ARN, qualifier, request headers, body) -> (status, response headers, body), or None
@@ -91,6 +93,15 @@ class _App:
     def __init__(self, moto_app: Any):
         self.moto_app = moto_app
         self.fast_invoke: FastInvoke | None = None
+        # Set by the cloud when the data directory is kept: notes the writes a request makes and
+        # journals them before the response leaves (see persistence/).
+        self.persistence: Any = None
+        # Fault injection (faults.py): rules set over /_localcloud/faults, and how to apply them.
+        self.faults: Any = None
+        self.function_names: Callable[[], list[str]] = list
+        self.kill_running: Callable[[str, str], int] = lambda name, reason: 0
+        # Handlers for JSON-protocol operations moto lacks, by X-Amz-Target.
+        self.extra_targets: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]] = {}
         # moto checks a condition and then writes in separate Python steps, so two threads can both
         # win an S3 IfNoneMatch put or a DynamoDB conditional write. AWS makes those atomic; here every
         # mutating request to moto runs one at a time.
@@ -113,11 +124,82 @@ class _App:
                     start_response(_STATUS.get(status, f"{status} Error"), list(resp_headers.items()))
                     return [data]
                 environ["wsgi.input"] = _Replay(body)
+        if environ.get("PATH_INFO") == FAULTS_PATH and self.faults is not None:
+            return self._faults(environ, start_response)
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return self.moto_app(environ, start_response)
+        extra = self.extra_targets.get(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if extra is not None:
+            return self._extra(extra, environ, start_response)
         with self._write_lock:
-            # Materialise the body inside the lock: moto may produce it lazily.
-            return list(self.moto_app(environ, start_response))
+            persistence = self.persistence
+            if persistence is not None:
+                persistence.begin()
+            try:
+                # Materialise the body inside the lock: moto may produce it lazily.
+                return list(self.moto_app(environ, start_response))
+            finally:
+                if persistence is not None:
+                    persistence.commit()  # journaled before the response is sent: acknowledged means kept
+                self._after_write(environ)
+
+    def _after_write(self, environ: dict[str, Any]) -> None:
+        """crash_after_call faults: the write is applied, the caller dies before it hears back."""
+        if self.faults is None:
+            return
+        path = environ.get("PATH_INFO", "") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
+        for name, rule in self.faults.after_call(self.function_names(), environ.get("REQUEST_METHOD", ""), path):
+            killed = self.kill_running(name, "injected crash")
+            logger.warning("%s after %s %s: killed %d running environment(s) of %s",
+                           rule.describe(), environ.get("REQUEST_METHOD"), path, killed, name)
+
+    def _faults(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        from .faults import FaultSpecError
+
+        method = environ.get("REQUEST_METHOD")
+        status, body = 200, None
+        if method == "GET":
+            body = {"faults": self.faults.rules()}
+        elif method == "DELETE":
+            body = {"removed": self.faults.clear()}
+        elif method == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            try:
+                rule = self.faults.add(json.loads(environ["wsgi.input"].read(length) or b"null"))
+                body = {"fault": dataclasses.asdict(rule)}
+            except (ValueError, FaultSpecError) as exc:  # FaultSpecError is a ValueError; JSON errors too
+                status, body = 400, {"error": "InvalidFault", "message": str(exc)}
+        else:
+            status, body = 405, {"error": "MethodNotAllowed", "message": "use GET, POST or DELETE"}
+        data = json.dumps(body).encode()
+        start_response(f"{status} {'OK' if status == 200 else 'Error'}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def _extra(self, handler: Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]],
+               environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        try:
+            request = json.loads(raw or b"{}")
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            status, headers, data = error_response(400, "SerializationException", "the request body is not a JSON object")
+        else:
+            with self._write_lock:
+                persistence = self.persistence
+                if persistence is not None:
+                    persistence.begin()
+                try:
+                    status, headers, data = handler(request)
+                finally:
+                    if persistence is not None:
+                        persistence.commit()
+        headers = {"Content-Type": "application/x-amz-json-1.0", "Content-Length": str(len(data)),
+                   "x-amzn-RequestId": str(uuid.uuid4()), **headers}
+        start_response(_STATUS.get(status, f"{status} Error"), list(headers.items()))
+        return [data]
 
 
 class _Replay:

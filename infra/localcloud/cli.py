@@ -72,6 +72,8 @@ def _cloud_config(args: argparse.Namespace, *, port: int, api_port: int):
         default_concurrency=args.default_concurrency,
         async_retry_delays_s=tuple(float(x) for x in args.async_retry_delays.split(",")),
         schedule_speedup=args.schedule_speedup,
+        persist=getattr(args, "persist", False),
+        fsync=getattr(args, "fsync", False),
     )
 
 
@@ -85,6 +87,20 @@ def _deploy(cloud: Any, args: argparse.Namespace) -> Any:
 
 def _stack_dict(stack: Any) -> dict[str, Any]:
     return stack.to_dict() if hasattr(stack, "to_dict") else dict(stack.__dict__)
+
+
+def _reapply_everything(state_dir: Path, stack_name: str) -> None:
+    """The data survives a restart, the control plane does not (functions, notifications, routes are
+    not persisted): forget the recorded fingerprints so the deploy applies every resource again."""
+    from .deploy.stack import stack_file
+
+    path = stack_file(state_dir, stack_name)
+    if not path.exists():
+        return
+    data = json.loads(path.read_text())
+    for entry in (data.get("resources") or {}).values():
+        entry.pop("fingerprint", None)
+    path.write_text(json.dumps(data, indent=2, default=str))
 
 
 # ---- up ------------------------------------------------------------------------------------------
@@ -110,11 +126,14 @@ def cmd_up(args: argparse.Namespace) -> int:
                       "Choose other ports with PORT=... (make up) or --port/--api-port", args.host, args.port,
                       args.api_port, err)
             return 2
+        if cloud.persistence is not None:
+            _reapply_everything(args.state_dir, args.stack_name)
         try:
             stack = _deploy(cloud, args)
         except DeployError as err:
             log.error("deploy of %s failed: %s", args.template, err)
             return 2
+        cloud.restore_executions()
         cloud.reload()
         api_url = f"http://{args.host}:{cloud.gateway.port}" if cloud.gateway else None
         info = {
@@ -307,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=4566)
     up.add_argument("--api-port", type=int, default=3000)
     up.add_argument("--fresh", action="store_true", help="start from an empty state directory")
+    up.add_argument("--no-persist", dest="persist", action="store_false",
+                    help="keep nothing: S3, DynamoDB, logs and executions live in memory only")
+    up.add_argument("--fsync", action="store_true",
+                    help="flush every acknowledged write to disk (survives a power cut, not only a crash)")
     up.add_argument("--after", action="append", default=None,
                     help="shell command to run once deployed (repeatable), e.g. a bootstrap or a console")
     up.add_argument("--exit-after", action="store_true", help="exit when every --after command has finished")

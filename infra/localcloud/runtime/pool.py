@@ -6,6 +6,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import RuntimeStoppedError, TooManyRequestsError
 from .spec import FunctionSpec
@@ -20,6 +21,7 @@ class RuntimeConfig:
     # AWS's account-wide default is 1000; a laptop cannot host 1000 processes per function, so
     # unreserved functions get this many concurrent environments locally.
     default_concurrency: int = 10
+    faults: Any = None  # a FaultInjector (faults.py): misbehaviour set through the cloud's API
 
 
 @dataclass
@@ -119,7 +121,9 @@ class FunctionPool:
         try:
             inv = Invocation(request_id=request_id or str(uuid.uuid4()), payload=payload,
                              invoked_arn=invoked_arn, client_context=client_context)
-            result = w.run(inv, tail=tail)
+            faults = self._config.faults
+            fault = faults.for_invocation(self.spec.name) if faults is not None else None
+            result = w.run(inv, tail=tail, fault=fault)
         finally:
             self._release(w)
         with self._cond:
@@ -127,6 +131,14 @@ class FunctionPool:
             if result.function_error:
                 self.stats.errors += 1
         return result
+
+    def kill_running(self, reason: str) -> int:
+        """Kill the environments that are running an invocation now; returns how many."""
+        with self._cond:
+            running = [w for w in self._workers if w.alive and w.busy]
+        for w in running:
+            w.kill(reason)
+        return len(running)
 
     def worker_pids(self) -> list[int]:
         with self._cond:
@@ -165,6 +177,12 @@ class LambdaRuntime:
     def invoke(self, spec: FunctionSpec, payload: bytes, **kwargs) -> InvokeResult:
         kwargs.setdefault("invoked_arn", spec.arn)
         return self.pool(spec).invoke(payload, **kwargs)
+
+    def function_names(self) -> list[str]:
+        return [p.spec.name for p in self.pools().values()]
+
+    def kill_running(self, function_name: str, reason: str) -> int:
+        return sum(p.kill_running(reason) for p in self.pools().values() if p.spec.name == function_name)
 
     def pools(self) -> dict[str, FunctionPool]:
         with self._lock:

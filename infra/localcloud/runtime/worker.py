@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .api import RuntimeApiServer
 from .spec import FunctionSpec
@@ -375,22 +376,69 @@ class Worker:
         self._init_error = body
 
     # ---- invoking ----------------------------------------------------------------------------
-    def run(self, inv: Invocation, *, tail: bool = False) -> InvokeResult:
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    def _inject_error(self, inv: Invocation, fault: Any) -> None:
+        self._log(f"[localcloud] {fault.describe()}: the handler did not run")
+        inv.started = inv.finished = time.perf_counter()
+        inv.result = json.dumps({"errorMessage": fault.message, "errorType": fault.error_type}).encode()
+        inv.error_type = "Unhandled"
+        inv.picked.set()
+        inv.done.set()
+
+    def _inject_delay(self, inv: Invocation, fault: Any) -> bool:
+        """Hold the event back; False when the delay used up the whole timeout."""
+        self._log(f"[localcloud] {fault.describe()}: event delayed {fault.delay_ms} ms")
+        inv.started = time.perf_counter()
+        if fault.delay_ms / 1000 < self.spec.timeout:
+            time.sleep(fault.delay_ms / 1000)
+            return True
+        time.sleep(self.spec.timeout)
+        self.kill("timeout")
+        if not inv.done.wait(5):
+            self._fail_current(inv, -9)
+        return False
+
+    def _arm_crash(self, inv: Invocation, fault: Any) -> None:
+        def crash() -> None:
+            if not inv.done.is_set():
+                self._log(f"[localcloud] {fault.describe()}: killing the execution environment")
+                self.kill("injected crash")
+
+        timer = threading.Timer(fault.after_ms / 1000, crash)
+        timer.daemon = True
+        timer.start()
+
+    def run(self, inv: Invocation, *, tail: bool = False, fault: Any = None) -> InvokeResult:
         cold = self.served == 0
         self.served += 1
         self._current = inv
         self._busy.set()
         self._log(f"START RequestId: {inv.request_id} Version: {self.spec.version}")
+        kind = fault.fault if fault is not None else None
+        if kind == "error":
+            self._inject_error(inv, fault)
+        elif kind != "delay" or self._inject_delay(inv, fault):
+            self._deliver(inv, fault if kind == "crash" else None)
+        return self._finish(inv, cold, tail)
+
+    def _deliver(self, inv: Invocation, crash: Any) -> None:
         self._inbox.put(inv)
         init_timeout = max(self.settings.min_init_timeout_s, self.spec.timeout)
         if not inv.picked.wait(init_timeout) and not inv.done.is_set():
             self.kill("timeout")
             inv.done.wait(5)
+        if crash is not None:
+            self._arm_crash(inv, crash)
         if not inv.done.wait(self.spec.timeout):
             self.kill("timeout")
             inv.done.wait(5)
         if not inv.done.is_set():  # the process would not die; still answer the caller
             self._fail_current(inv, -9)
+
+    def _finish(self, inv: Invocation, cold: bool, tail: bool) -> InvokeResult:
         duration = (inv.finished - inv.started) * 1000 if inv.started else 0.0
         if tail or inv.error_type:
             self._drain_logs()

@@ -12,11 +12,12 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from botocore.exceptions import ClientError
 
 from .exceptions import PackagingError
+from .images import assemble_task_root, handler_of, parse_dockerfile
 
 LOG = logging.getLogger("localcloud.deploy")
 
@@ -111,7 +112,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _is_local(value: Any) -> bool:
+def _is_buildable_image(resource: dict[str, Any]) -> bool:
+    """A SAM image function that `sam build` would build from a Dockerfile (not one given an ImageUri)."""
+    metadata = resource.get("Metadata")
+    return (
+        resource.get("Type") == "AWS::Serverless::Function"
+        and resource["Properties"].get("PackageType") == "Image"
+        and isinstance(metadata, dict)
+        and "Dockerfile" in metadata
+    )
+
+
+def _is_local(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value) and not value.startswith(("s3://", "https://", "http://"))
 
 
@@ -139,6 +151,8 @@ class Packager:
             properties = resource.get("Properties") if isinstance(resource, dict) else None
             if not isinstance(properties, dict):
                 continue
+            if _is_buildable_image(resource):
+                self._package_image(logical_id, resource)
             for rule in _PACKAGEABLE.get(resource.get("Type", ""), ()):
                 value = properties.get(rule.property)
                 if _is_local(value):
@@ -147,6 +161,29 @@ class Packager:
                     )
                     properties[rule.property] = rule.rewrite(artifact.bucket, artifact.key)
         return packaged, list(self._built.values())
+
+    def _package_image(self, logical_id: str, resource: dict[str, Any]) -> None:
+        """A `PackageType: Image` function becomes the zip function its Dockerfile describes (see images.py).
+
+        Differs from AWS on purpose: the function is created as a zip function running on the local
+        cloud's environment, so GetFunction reports PackageType Zip.
+        """
+        metadata, properties = resource["Metadata"], resource["Properties"]
+        where = f"Resources.{logical_id}.Metadata"
+        context = (self._template_dir / str(metadata.get("DockerContext", "."))).resolve()
+        dockerfile = context / str(metadata["Dockerfile"])
+        if not dockerfile.is_file():
+            raise PackagingError(f"{where}.Dockerfile: {dockerfile} does not exist")
+        try:
+            recipe = parse_dockerfile(dockerfile.read_text(), name=str(dockerfile))
+            handler = handler_of(recipe, properties.get("ImageConfig"))
+            task_root = self._build_dir / "images" / logical_id
+            assemble_task_root(recipe, context, task_root)
+        except PackagingError as exc:
+            raise PackagingError(f"{where}: {exc}") from exc
+        for image_only in ("PackageType", "ImageUri", "ImageConfig"):
+            properties.pop(image_only, None)
+        properties.update({"CodeUri": str(task_root), "Handler": handler, "Runtime": recipe.runtime})
 
     def _build(self, relative: str, zip_folder: bool, where: str) -> Artifact:
         # Like `sam package`, paths are relative to the template's folder, not the working directory.

@@ -1,0 +1,1 @@
+"""Deployment helpers for AWS and LocalStack: what `sam build` makes of the template, and its limits."""

@@ -13,8 +13,10 @@ from pathlib import Path
 import uvicorn
 
 from console.api.deps import ConsoleState
+from console.api.metrics import collect
 from console.app import create_app
 from console.cloud import Cloud
+from console.metrics import DEFAULT_NAMESPACE, Pusher, redacted
 
 TOKEN_FILE = "console-token"
 log = logging.getLogger("console")
@@ -42,6 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default=None, help="model name in the registry (default: house-prices)")
     p.add_argument("--token-file", type=Path, default=None,
                    help=f"where to write the session token (default: {TOKEN_FILE} beside endpoints.json)")
+    p.add_argument("--metrics-namespace", default=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE),
+                   help="CloudWatch namespace served at /metrics (default: $POWERTOOLS_METRICS_NAMESPACE or "
+                        f"{DEFAULT_NAMESPACE})")
+    p.add_argument("--pushgateway-url", default=os.environ.get("PUSHGATEWAY_URL") or None,
+                   help="also push /metrics to this Prometheus Pushgateway (default: $PUSHGATEWAY_URL; off)")
+    p.add_argument("--push-interval", type=float, default=float(os.environ.get("PUSH_INTERVAL_SECONDS", "15")),
+                   help="seconds between pushes (default 15)")
     return p.parse_args(argv)
 
 
@@ -59,13 +68,22 @@ def main(argv: list[str] | None = None) -> int:
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
     cloud = Cloud(args.endpoints, stack_name=args.stack_name)
-    app = create_app(ConsoleState(cloud=cloud, token=token, model_name=args.model), loopback=loopback)
+    state = ConsoleState(cloud=cloud, token=token, model_name=args.model, metrics_namespace=args.metrics_namespace)
+    app = create_app(state, loopback=loopback)
+    pusher = None
+    if args.pushgateway_url:
+        pusher = Pusher(args.pushgateway_url, lambda: collect(state), interval_s=args.push_interval).start()
+        log.info("pushing metrics to %s every %.0f s", redacted(args.pushgateway_url), args.push_interval)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown}:{args.port}/?token={token}"
     print(f"\n  Console    {url}\n             (token also in {token_file})\n", file=sys.stderr, flush=True)  # noqa: T201
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
-    server.run()
+    try:
+        server.run()
+    finally:
+        if pusher is not None:
+            pusher.stop()
     return 0 if server.started else 1
 
 

@@ -14,6 +14,7 @@ from fastapi import Depends, HTTPException, Request
 
 from console.cloud import Cloud
 from console.logcache import LogCache
+from console.metrics import DEFAULT_NAMESPACE
 
 TOKEN_COOKIE = "console_token"
 TOKEN_HEADER = "X-Console-Token"
@@ -49,6 +50,7 @@ class ConsoleState:
     cloud: Cloud
     token: str
     model_name: str | None = None
+    metrics_namespace: str = DEFAULT_NAMESPACE  # CloudWatch namespace served at /metrics
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(max_workers=8))
     cache: ImmutableCache = field(default_factory=ImmutableCache)
     logs: LogCache = field(default_factory=LogCache)

@@ -14,13 +14,17 @@ terminal = logging.getLogger("localcloud.functions")
 
 # (log group, log stream, [(timestamp ms, message)])
 CloudWatchWriter = Callable[[str, str, list[tuple[int, str]]], None]
+# (log group, [(timestamp ms, message)]): what CloudWatch Logs does next with a batch, e.g. EMF extraction
+MetricFilter = Callable[[str, list[tuple[int, str]]], object]
 
 
 class LogSink:
     """Fans each function log line out to the terminal and, in batches, to CloudWatch Logs."""
 
-    def __init__(self, cloudwatch: CloudWatchWriter | None = None, flush_interval_s: float = 0.1):
+    def __init__(self, cloudwatch: CloudWatchWriter | None = None, flush_interval_s: float = 0.1,
+                 metrics: MetricFilter | None = None):
         self._cloudwatch = cloudwatch
+        self._metrics = metrics
         self._queue: queue.Queue[tuple[str, str, int, str] | None] = queue.Queue()
         self._interval = flush_interval_s
         self._thread = threading.Thread(target=self._run, name="logsink", daemon=True)
@@ -55,6 +59,11 @@ class LogSink:
                 self._cloudwatch(group, stream, events)  # type: ignore[misc]
             except Exception:  # noqa: BLE001 - log delivery must never take the cloud down; say so loudly
                 logging.getLogger("localcloud").exception("could not write logs to %s", group)
+            if self._metrics is not None:
+                try:
+                    self._metrics(group, events)
+                except Exception:  # noqa: BLE001 - same: metrics extraction must never stop log delivery
+                    logging.getLogger("localcloud").exception("could not extract metrics from %s", group)
 
     def flush(self, timeout: float = 2.0) -> None:
         end = time.time() + timeout

@@ -126,8 +126,13 @@ class MotoLambdaBridge:
     # ---- invoking ----------------------------------------------------------------------------
     def invoke_arn(self, arn: str, payload: bytes, request_id: str | None = None, *, wait: bool = False,
                    wait_timeout: float | None = None, tail: bool = False) -> InvokeResult:
+        # An alias ARN (the HTTP API's integration with AutoPublishAlias) resolves to the version it
+        # points at now; that version has its own spec and workers. The function sees the ARN it was
+        # invoked by as context.invoked_function_arn, as on AWS.
         spec = self.spec_for(self.function(arn))
-        return self.runtime.invoke(spec, payload, request_id=request_id, wait=wait, wait_timeout=wait_timeout, tail=tail)
+        invoked = arn if arn.startswith("arn:") else spec.arn
+        return self.runtime.invoke(spec, payload, request_id=request_id, wait=wait, wait_timeout=wait_timeout,
+                                   tail=tail, invoked_arn=invoked)
 
     def submit_async(self, arn: str, payload: bytes, source: str) -> str:
         assert self.async_invoker is not None, "async invoker not attached"
@@ -152,7 +157,8 @@ class MotoLambdaBridge:
         return policy
 
     # ---- the patched moto entry points -------------------------------------------------------
-    def _moto_invoke(self, fn: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    def _moto_invoke(self, fn: LambdaFunction, body: Any, request_headers: Any, response_headers: Any,
+                     invoked_arn: str | None = None) -> bytes:
         payload = _as_bytes(body)
         inv_type = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
         if inv_type == "DryRun":
@@ -164,7 +170,8 @@ class MotoLambdaBridge:
         client_context = _header(request_headers, "x-amz-client-context")
         try:
             spec = self.spec_for(fn)
-            result = self.runtime.invoke(spec, payload, tail=tail, client_context=client_context)
+            result = self.runtime.invoke(spec, payload, tail=tail, client_context=client_context,
+                                         invoked_arn=invoked_arn or spec.arn)
         except LambdaServiceError as err:
             raise LambdaApiError(err) from err
         if response_headers is not None:
@@ -188,8 +195,10 @@ class MotoLambdaBridge:
         except UnknownFunctionException:
             return None  # moto answers with its own ResourceNotFoundException
         response_headers: dict[str, str] = {}
+        # Qualifier "live" (an alias) resolved to the version it points at; the function is told the alias ARN.
+        invoked = f"{fn.function_arn.rsplit(':', 1)[0]}:{qualifier}" if _qualified(fn) and qualifier else None
         try:
-            payload = self._moto_invoke(fn, body, headers, response_headers)
+            payload = self._moto_invoke(fn, body, headers, response_headers, invoked)
         except LambdaApiError as err:
             data = json.loads(err.description)
             return error_response(err.code, data.pop("__type"), data.pop("message"), data)
@@ -242,6 +251,11 @@ def _aws_encode_keys(event_body: Any) -> None:
 class _ServiceError(LambdaServiceError):
     error_type = "InvalidParameterValueException"
     status = 400
+
+
+def _qualified(fn: LambdaFunction) -> bool:
+    """A published version (its ARN ends in ``:<version>``), as opposed to ``$LATEST``."""
+    return str(fn.version) != "$LATEST"
 
 
 def _int(v: Any) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from infra.localcloud.gateway import RouteTable, build_event, compile_route, map_response
+from infra.localcloud.gateway import RouteTable, build_event, compile_route, load_routes, map_response
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f"
 
@@ -45,3 +45,30 @@ def test_response_mapping():
     assert map_response({"statusCode": 200, "body": base64.b64encode(b"\x00").decode(), "isBase64Encoded": True})[2] == b"\x00"
     status, headers, body = map_response({"hello": "world"})  # no statusCode: a 200 JSON response
     assert status == 200 and json.loads(body) == {"hello": "world"}
+
+
+class _Apis:
+    """apigatewayv2 answers for one API whose routes integrate a function alias and a plain function."""
+
+    def __init__(self, uris: dict[str, str]):
+        self._uris = uris
+
+    def get_apis(self):
+        return {"Items": [{"ApiId": "api1"}]}
+
+    def get_integrations(self, ApiId):  # noqa: N803 - boto3's parameter name
+        return {"Items": [{"IntegrationId": f"i{n}", "IntegrationUri": uri} for n, uri in enumerate(self._uris.values())]}
+
+    def get_routes(self, ApiId):  # noqa: N803 - boto3's parameter name
+        return {"Items": [{"RouteKey": key, "Target": f"integrations/i{n}"} for n, key in enumerate(self._uris)]}
+
+
+def test_routes_invoke_the_alias_the_integration_names():
+    # SAM with AutoPublishAlias points HttpApi integrations at the alias; API Gateway invokes
+    # the function with that qualifier, and so does the local gateway.
+    alias_uri = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                 f"{ARN}:live/invocations")
+    table = RouteTable()
+    table.replace(load_routes(_Apis({"GET /a": alias_uri, "GET /b": ARN})))
+    assert table.find("GET", "/a")[0].function_arn == f"{ARN}:live"
+    assert table.find("GET", "/b")[0].function_arn == ARN

@@ -13,6 +13,7 @@ from .awslambda import (
     VersionProvisioner,
 )
 from .base import Previous, Provisioned, Provisioner, ResourceRequest
+from .codedeploy import ApplicationProvisioner, DeploymentGroupProvisioner
 from .dynamodb import TableProvisioner
 from .events import RuleProvisioner, ScheduleProvisioner
 from .iam import ManagedPolicyProvisioner, PolicyProvisioner, RoleProvisioner
@@ -39,6 +40,8 @@ PROVISIONERS: dict[str, type[Provisioner]] = {
         EventInvokeConfigProvisioner,
         VersionProvisioner,
         AliasProvisioner,
+        ApplicationProvisioner,
+        DeploymentGroupProvisioner,
         EventSourceMappingProvisioner,
         BucketProvisioner,
         BucketPolicyProvisioner,

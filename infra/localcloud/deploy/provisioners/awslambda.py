@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,8 @@ from .base import (
     tags_to_dict,
     unless_not_found,
 )
+
+LOG = logging.getLogger("localcloud.deploy")
 
 _CONFIG_PROPERTIES = (
     "Role",
@@ -351,7 +354,12 @@ class AliasProvisioner(Provisioner):
         return Provisioned(alias["AliasArn"], {"AliasArn": alias["AliasArn"]})
 
     def update(self, request: ResourceRequest, current: Provisioned, changed: frozenset[str]) -> Provisioned:
-        self.clients("lambda").update_alias(**pick(request.properties, self.handled_properties))
+        # On AWS an alias with a CodeDeploy update policy (SAM DeploymentPreference) is shifted by a
+        # CodeDeploy deployment; the local cloud has none, so the alias moves all at once.
+        props = request.properties
+        self.clients("lambda").update_alias(**pick(props, self.handled_properties))
+        LOG.info("%s: alias %s now serves version %s (all at once)", request.logical_id, props["Name"],
+                 props.get("FunctionVersion"))
         return current
 
 

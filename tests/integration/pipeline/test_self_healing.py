@@ -19,74 +19,11 @@ import pytest
 import requests
 
 from selfheal import datagen
-from selfheal.audit import AuditTrail
 from selfheal.schema import CALIFORNIA_HOUSING as SCHEMA
 from tests.integration.conftest import ROOT, start_cloud, stop_cloud, wait_for
+from tests.integration.story import MODEL, Story
 
 pytestmark = pytest.mark.integration
-MODEL = "house-prices"
-
-
-class Story:
-    def __init__(self, cloud):
-        self.cloud = cloud
-        self.data_bucket = cloud.output("DataBucketName")
-        self.model_bucket = cloud.output("ModelBucketName")
-        self.sm_arn = cloud.output("StateMachineArn")
-        self.s3 = cloud.client("s3")
-        self.sfn = cloud.client("stepfunctions")
-        self.lam = cloud.client("lambda")
-        self.ddb = cloud.client("dynamodb")
-
-    # ---- reading state through the AWS APIs -------------------------------------------------
-    def alias(self) -> str | None:
-        try:
-            body = self.s3.get_object(Bucket=self.model_bucket, Key=f"models/{MODEL}/aliases/production.json")["Body"]
-        except self.s3.exceptions.NoSuchKey:
-            return None
-        return json.loads(body.read())["version"]
-
-    def executions(self) -> list[dict]:
-        return self.sfn.list_executions(stateMachineArn=self.sm_arn, maxResults=100)["executions"]
-
-    def wait_new_execution(self, known: set[str], timeout: float = 120) -> dict:
-        new = wait_for(lambda: [e for e in self.executions() if e["executionArn"] not in known], timeout=timeout,
-                       message="a new execution")
-        assert len(new) == 1, [e["name"] for e in new]
-        arn = new[0]["executionArn"]
-        return wait_for(lambda: (d := self.sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
-                        timeout=timeout, message="the execution to finish")
-
-    def path(self, arn: str) -> list[str]:
-        events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-
-    def audit(self, action: str | None = None, execution_arn: str | None = None) -> list[dict]:
-        """Audit items, newest first, read as a user would (the library's paging reader)."""
-        items = AuditTrail(self.ddb, self.cloud.output("StateTableName")).list(action=action, limit=10_000)
-        return [i for i in items if execution_arn is None or i.get("execution_arn") == execution_arn]
-
-    def predict(self, body=None, **kwargs) -> requests.Response:
-        return requests.post(f"{self.cloud.api_url}/predict", json=body if body is not None else SCHEMA.example_record(),
-                             timeout=60, **kwargs)
-
-    def upload(self, name: str, frame: pd.DataFrame | bytes, prefix: str = "incoming/") -> str:
-        body = frame if isinstance(frame, bytes) else datagen.to_csv_bytes(frame)
-        key = prefix + name
-        self.s3.put_object(Bucket=self.data_bucket, Key=key, Body=body)
-        return key
-
-    def set_env(self, logical_id: str, **values: str) -> None:
-        name = self.cloud.physical(logical_id)
-        env = self.lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
-        env.update(values)
-        self.lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
-
-    def invoke(self, logical_id: str, payload: dict) -> dict:
-        resp = self.lam.invoke(FunctionName=self.cloud.physical(logical_id), Payload=json.dumps(payload).encode())
-        body = json.loads(resp["Payload"].read())
-        assert not resp.get("FunctionError"), body
-        return body
 
 
 @pytest.fixture(scope="module")
@@ -368,6 +305,39 @@ def test_corrupted_production_model_is_detected_and_rolled_back(story):
     assert story.audit("health_failed") and story.audit("recovered")
     wait_for(lambda: story.predict().json()["model_version"] == restored, timeout=10, message="serving the restored model")
     assert np.isfinite(story.predict().json()["prediction"])
+
+
+def test_http_api_serves_the_live_alias_and_a_recycle_moves_it_to_a_new_version(story):
+    # PredictFunction has AutoPublishAlias: live; the HTTP API invokes the alias, so workers run a
+    # published version (their log streams are named "[<version>]..."). Recycling publishes a new
+    # version and moves the alias: new workers for the new version, and serving goes on.
+    from selfheal.config import Settings
+    from selfheal.context import Context
+    from selfheal.flows.recover import recycle
+
+    name = story.cloud.physical("PredictFunction")
+    group = f"/aws/lambda/{name}"
+    before = story.lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"]
+    assert before != "$LATEST"
+
+    def streams() -> list[str]:
+        found = story.cloud.client("logs").describe_log_streams(logGroupName=group)["logStreams"]
+        return [s["logStreamName"] for s in found]
+
+    assert story.predict().status_code == 200
+    wait_for(lambda: any(f"[{before}]" in s for s in streams()), timeout=10, message="a worker of the alias version")
+    settings = Settings(data_bucket=story.data_bucket, model_bucket=story.model_bucket,
+                        state_table=story.cloud.output("StateTableName"), predict_function_name=name,
+                        predict_function_alias="live")
+    ctx = Context(settings=settings, s3=story.s3, dynamodb=story.ddb, lambda_client=story.lam)
+    out = recycle(ctx, attempt=1, execution_arn=None)
+
+    after = story.lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"]
+    assert out["version"] == after and int(after) == int(before) + 1
+    r = story.predict()
+    assert r.status_code == 200 and np.isfinite(r.json()["prediction"])
+    wait_for(lambda: any(f"[{after}]" in s for s in streams()), timeout=10, message="a worker of the new version")
+    assert story.audit("recycled")[0]["details"]["version"] == after
 
 
 # ---- fuzzing the predict API through the HTTP API (bounded examples) ---------------------------

@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     RETRAIN_STARTED = "retrain_started"  # the self-healing state machine was started
     RETRAIN_SKIPPED_COOLDOWN = "retrain_skipped_cooldown"  # a retrain ran less than the cooldown ago
     RETRAIN_SKIPPED_LOCK = "retrain_skipped_lock"  # another retraining holds the lock
+    LOCK_RECLAIMED = "lock_reclaimed"  # the lock's holder execution had ended without releasing it
     BATCH_DEFERRED = "batch_deferred"  # a batch was kept for later (over the batch limits)
     TRAINED = "trained"  # a new version was written to the registry
     VALIDATED = "validated"  # a challenger passed the validation gate

@@ -98,3 +98,70 @@ browser:
 # The console alone, against a cloud started elsewhere (make up already starts one on port 8080).
 console: $(STAMP)
 	$(PY) -m console $(if $(CONSOLE_PORT),--port $(CONSOLE_PORT))
+
+# ---- AWS SAM: validate, build, sizes, and the two deploy paths (LocalStack, AWS) -----------------
+# aws-sam-cli pins boto3, aws-sam-translator and cfn-lint versions of its own: it lives in .venv-sam,
+# installed from requirements-sam.lock, apart from .venv.
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+SAMLOCAL := $(SAM_VENV)/bin/samlocal
+SAM_STAMP := $(SAM_VENV)/.installed
+# sam validate and sam build call no AWS API, but sam starts only with a region (and reads credentials):
+# dummies, unless you have your own.
+SAM_OFFLINE := SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
+  AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-testing}
+STACK ?= selfheal
+COMPOSE := docker compose -f infra/localstack/docker-compose.yml
+
+.PHONY: sam-setup sam-validate sam-build sizes image-check package-check typecheck deploy localstack localstack-down
+
+$(SAM_STAMP): requirements-sam.lock
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.lock
+	touch $(SAM_STAMP)
+
+sam-setup: $(SAM_STAMP)
+
+sam-validate: $(SAM_STAMP)
+	$(SAM_OFFLINE) $(SAM) validate --lint --template $(TEMPLATE)
+
+# Zip functions and the layer build natively (no Docker). Image functions need Docker to build; here
+# they are excluded and checked by image-check instead.
+sam-build: $(SAM_STAMP) $(STAMP)
+	$(SAM_OFFLINE) $(SAM) build --template $(TEMPLATE) --cached $$($(PY) -m infra.aws.functions --template $(TEMPLATE) --exclude-images)
+
+# Unzipped size of every zip function with its layers (limit 250 MB), and the image functions' installed
+# size, written to docs/sizes.md.
+sizes: $(STAMP)
+	$(PY) -m infra.aws.sizes --template $(TEMPLATE) --out docs/sizes.md
+
+# Image functions without Docker: their requirements.txt alone in a fresh venv, their handler run there.
+image-check: $(STAMP)
+	PACKAGING_CHECKS=1 $(PY) -m pytest -q tests/aws_packaging/test_image_functions.py
+
+# What CI runs besides make test: sam validate --lint, sam build, the size test, the built zips'
+# isolated imports, the image functions' fresh-environment check, and docs/sizes.md.
+package-check: sam-validate sam-build
+	PACKAGING_CHECKS=1 $(PY) -m pytest -q tests/aws_packaging
+	$(MAKE) --no-print-directory sizes
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+# AWS: your credentials and Docker (image functions are built as containers). --guided asks for the
+# stack name (lowercase: it names the data bucket), region and parameters, and saves samconfig.toml.
+deploy: $(SAM_STAMP)
+	$(SAM) build --template $(TEMPLATE) && $(SAM) deploy --guided --template-file .aws-sam/build/template.yaml
+
+# LocalStack in Docker (LOCALSTACK_AUTH_TOKEN: HTTP APIs and ECR images are LocalStack Pro features),
+# then the same build deployed with samlocal. Stop `make up` first: both listen on port 4566.
+localstack: $(SAM_STAMP)
+	@test -n "$$LOCALSTACK_AUTH_TOKEN" || { echo "make localstack: set LOCALSTACK_AUTH_TOKEN (see README: LocalStack)" >&2; exit 2; }
+	$(COMPOSE) up --detach --wait
+	AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test $(SAMLOCAL) build --template $(TEMPLATE)
+	AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test $(SAMLOCAL) deploy \
+	  --template-file .aws-sam/build/template.yaml --stack-name $(STACK) --resolve-s3 --resolve-image-repos \
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-confirm-changeset --no-fail-on-empty-changeset
+
+localstack-down:
+	$(COMPOSE) down

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from jsonpath_ng.ext import parse as parse_json_path
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -50,7 +51,24 @@ def _extract_json(path: str, data: Any) -> Any:
     return matches[0].value
 
 
+def _get_filtered_metrics(self: Any, metric_name: str, namespace: str, dimensions: list[dict[str, str]]) -> list[Any]:
+    # AWS ListMetrics returns each metric (namespace, name, dimension set) once. moto 5.2.5 compares
+    # dimension sets pairwise per dimension, so a metric with two or more dimensions is listed once per
+    # datapoint (and the comparison is quadratic in them).
+    seen: set[tuple[Any, ...]] = set()
+    found = []
+    for datum in self.get_all_metrics():
+        if not datum.filter(namespace=namespace, name=metric_name, dimensions=dimensions):
+            continue
+        key = (datum.namespace, datum.name, tuple(sorted((d.name, d.value) for d in datum.dimensions)))
+        if key not in seen:
+            seen.add(key)
+            found.append(datum)
+    return found
+
+
 def install() -> None:
+    CloudWatchBackend.get_filtered_metrics = _get_filtered_metrics  # type: ignore[method-assign]
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
     json_path.extract_json = _extract_json
     for name in _MODULES_USING_EXTRACT_JSON:

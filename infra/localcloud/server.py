@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from .asyncinvoke import AsyncInvoker
+from .emf import EmfExtractor
 from .endpoint import local_client
 from .logsink import LogSink
 from .runtime.pool import LambdaRuntime, RuntimeConfig
@@ -36,6 +37,8 @@ class CloudConfig:
     default_concurrency: int = 10
     async_retry_delays_s: tuple[float, ...] = (60.0, 120.0)
     schedule_speedup: float = 1.0
+    persist: bool = True  # keep S3, DynamoDB, logs and executions in state_dir/data across restarts
+    fsync: bool = False  # also survive a power cut (a disk flush per acknowledged write)
 
     @property
     def endpoint_url(self) -> str:
@@ -54,6 +57,7 @@ class LocalCloud:
         self.gateway: Any = None
         self.scheduler: Any = None
         self.logsink: LogSink | None = None
+        self.persistence: Any = None
         self._stopped = threading.Event()
 
     def client(self, service: str) -> Any:
@@ -77,11 +81,30 @@ class LocalCloud:
         r = requests.post(f"{cfg.endpoint_url}/moto-api/config",
                           json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
         r.raise_for_status()
+        self.moto_server.app.extra_targets["AWSStepFunctions.RedriveExecution"] = self._redrive
+        if cfg.persist:
+            from .persistence import Persistence
 
-        self.logsink = LogSink(self._write_cloudwatch)
+            self.persistence = Persistence(cfg.state_dir / "data", fsync=cfg.fsync)
+            self.persistence.restore_data(ACCOUNT_ID)
+            self.moto_server.app.persistence = self.persistence
+
+        # CloudWatch Logs turns embedded-metric-format lines into metrics; so does our log pipeline.
+        metrics = EmfExtractor.into_moto(ACCOUNT_ID, cfg.region)
+        if self.persistence is not None:
+            # Metrics are derived data: rebuilt from the EMF lines of the restored logs.
+            self.persistence.replay_logs(metrics, cfg.region)
+        self.logsink = LogSink(self._write_cloudwatch, metrics=metrics)
         worker = WorkerSettings(endpoint_url=cfg.endpoint_url, region=cfg.region, account_id=ACCOUNT_ID,
                                 use_awslambdaric=cfg.use_awslambdaric)
-        self.runtime = LambdaRuntime(RuntimeConfig(worker, cfg.default_concurrency), self.logsink.emit)
+        from .faults import FaultInjector
+
+        self.faults = FaultInjector()
+        self.runtime = LambdaRuntime(RuntimeConfig(worker, cfg.default_concurrency, faults=self.faults),
+                                     self.logsink.emit)
+        app = self.moto_server.app
+        app.faults, app.function_names, app.kill_running = (self.faults, self.runtime.function_names,
+                                                             self.runtime.kill_running)
         self.bridge = MotoLambdaBridge(self.runtime, CodeStore(cfg.state_dir / "code"),
                                        account_id=ACCOUNT_ID, region=cfg.region)
         self.async_invoker = AsyncInvoker(
@@ -106,6 +129,25 @@ class LocalCloud:
         self.scheduler.start()
         logger.info("AWS APIs on %s", cfg.endpoint_url)
         return self
+
+    def restore_executions(self) -> int:
+        """After the deploy: executions from before the restart join their state machines again."""
+        return self.persistence.restore_executions(ACCOUNT_ID, self.config.region) if self.persistence else 0
+
+    def _redrive(self, request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        from .apiserver import error_response
+        from .persistence.executions import ExecutionDoesNotExist, ExecutionNotRedrivable, redrive
+
+        arn = request.get("executionArn")
+        if not isinstance(arn, str) or not arn:
+            return error_response(400, "ValidationException", "executionArn is required")
+        try:
+            moment = redrive(ACCOUNT_ID, self.config.region, arn)
+        except ExecutionDoesNotExist as exc:
+            return error_response(400, "ExecutionDoesNotExist", str(exc))
+        except ExecutionNotRedrivable as exc:
+            return error_response(400, "ExecutionNotRedrivable", str(exc))
+        return 200, {}, json.dumps({"redriveDate": moment.timestamp()}).encode()
 
     def _wait_ready(self, timeout: float = 15.0) -> None:
         end = time.time() + timeout
@@ -184,4 +226,6 @@ class LocalCloud:
             self.logsink.close()
         if self.moto_server is not None:
             self.moto_server.stop()
+        if self.persistence is not None:
+            self.persistence.close()
         logger.info("local cloud stopped")

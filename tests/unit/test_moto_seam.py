@@ -44,3 +44,14 @@ def test_step_functions_parser_backend_start_execution_signature():
 
     assert list(inspect.signature(StepFunctionsParserBackend.start_execution).parameters) == [
         "self", "state_machine_arn", "name", "execution_input", "trace_header"]
+
+
+def test_cloudwatch_names_the_local_cloud_uses_exist():
+    # infra/localcloud/emf.py appends aggregates to the backend's list; motofixes replaces the lister.
+    from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum
+
+    assert list(inspect.signature(MetricAggregatedDatum).parameters) == [
+        "namespace", "name", "min_stat", "max_stat", "sample_count", "sum_stat", "dimensions", "timestamp", "unit"]
+    assert "self.metric_data" in inspect.getsource(CloudWatchBackend.__init__)
+    assert list(inspect.signature(CloudWatchBackend.get_filtered_metrics).parameters) == [
+        "self", "metric_name", "namespace", "dimensions"]

@@ -22,6 +22,7 @@ class Settings:
     model_name: str = "house-prices"
     state_machine_arn: str = ""
     predict_function_name: str = ""
+    predict_function_alias: str = ""  # the alias the HTTP API invokes (AutoPublishAlias); "" = $LATEST
     model_type: str = "hist_gradient_boosting"
     min_r2: float = 0.70
     challenger_margin: float = 0.0

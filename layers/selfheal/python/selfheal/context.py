@@ -14,6 +14,7 @@ from selfheal.clock import Clock, utc_now
 from selfheal.config import Settings
 from selfheal.locks import Cooldown, RetrainingLock
 from selfheal.registry import ModelRegistry
+from selfheal.telemetry import Telemetry
 
 
 def make_client(service: str) -> Any:
@@ -32,6 +33,7 @@ class Context:
     clock: Clock = utc_now
     stepfunctions: Any = None
     lambda_client: Any = None
+    telemetry: Telemetry = field(default_factory=Telemetry)
     registry: ModelRegistry = field(init=False)
     audit: AuditTrail = field(init=False)
     lock: RetrainingLock = field(init=False)

@@ -26,6 +26,7 @@ from selfheal.exceptions import ModelLoadError, ModelNotFoundError
 from selfheal.inference import OnnxModel
 from selfheal.registry import ModelRegistry
 from selfheal.schema import Schema
+from selfheal.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 VERSION_HEADER = "X-Model-Version"
@@ -131,8 +132,9 @@ class ErrorBody(BaseModel):
     model_version: str | None = None
 
 
-def create_app(settings: Settings, provider: ModelProvider) -> FastAPI:
+def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Telemetry | None = None) -> FastAPI:
     schema = settings.schema
+    metrics = telemetry or Telemetry()
     Record = record_model(schema)
     Batch = create_model("PredictBatch", __config__=ConfigDict(extra="forbid"),
                          records=(list[Record], Field(min_length=1, max_length=settings.max_batch_rows)))  # type: ignore[valid-type]
@@ -153,12 +155,16 @@ def create_app(settings: Settings, provider: ModelProvider) -> FastAPI:
     @router.post("/predict", response_model=SinglePrediction | BatchPrediction, responses=errors)
     async def predict(body: Annotated[PredictBody, Body()]) -> SinglePrediction | BatchPrediction:
         """Predict one record, or a batch as ``{"records": [...]}``."""
+        start = time.perf_counter()
         loaded = provider.current()
         if isinstance(body, Batch):
             rows = [r.model_dump() for r in body.records]  # type: ignore[attr-defined]
             preds = loaded.model.predict_records(rows)
+            metrics.prediction(model_version=loaded.version, rows=len(preds),
+                               latency_ms=(time.perf_counter() - start) * 1000)
             return BatchPrediction(model_version=loaded.version, count=len(preds), predictions=preds)
         (pred,) = loaded.model.predict_records([body.model_dump()])
+        metrics.prediction(model_version=loaded.version, rows=1, latency_ms=(time.perf_counter() - start) * 1000)
         return SinglePrediction(model_version=loaded.version, prediction=pred)
 
     @router.get("/health", response_model=Health, responses=errors)
@@ -214,4 +220,5 @@ def app_from_env() -> FastAPI:
 
     settings = Settings.from_env()
     registry = ModelRegistry(make_client("s3"), settings.model_bucket, settings.model_name)
-    return create_app(settings, ModelProvider(registry, settings.schema, check_seconds=settings.alias_check_seconds))
+    return create_app(settings, ModelProvider(registry, settings.schema, check_seconds=settings.alias_check_seconds),
+                      telemetry=Telemetry())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from selfheal.exceptions import DataQualityError
+
+if TYPE_CHECKING:  # pandas is imported where frames are read or written: Promote and Recover ship without it
+    import pandas as pd
 
 
 def read_bytes(s3: Any, bucket: str, key: str, *, max_bytes: int | None = None) -> bytes:
@@ -22,6 +23,8 @@ def read_bytes(s3: Any, bucket: str, key: str, *, max_bytes: int | None = None) 
 
 def read_frame(s3: Any, bucket: str, key: str) -> pd.DataFrame:
     """A CSV the pipeline itself wrote (curated, reference, holdout): trusted, typed."""
+    import pandas as pd
+
     return pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
 
 

@@ -16,6 +16,7 @@ from selfheal.flows.quarantine import quarantine_batch
 from selfheal.pending import PendingBatches
 from selfheal.quality import fix_batch, parse_csv
 from selfheal.storage import exists, read_bytes, read_frame, write_frame, write_json
+from selfheal.telemetry import HealingAction
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def fix_batches(ctx: Context, batches: list[BatchRef], *, include_reference: boo
         report = result.report.to_dict()
         write_frame(ctx.s3, s.data_bucket, out_key, result.frame)
         write_json(ctx.s3, s.data_bucket, out_key + ".report.json", {"source": ref, **report})
+        ctx.telemetry.healing_action(HealingAction.FIX)
         ctx.audit.record(AuditAction.FIXED, _describe(report), execution_arn=execution_arn,
                          details={"key": ref["key"], "curated_key": out_key, "report": report})
         fixed.append(result.frame)

@@ -10,9 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from selfheal.audit import AuditAction
+from selfheal.clock import as_utc
 from selfheal.context import Context
 from selfheal.drift import detect_drift, report_key
 from selfheal.exceptions import (
@@ -30,8 +34,12 @@ from selfheal.monitoring import degradation_check
 from selfheal.pending import PendingBatches
 from selfheal.quality import fix_batch, parse_csv
 from selfheal.storage import exists, read_bytes, read_frame, write_json
+from selfheal.telemetry import HealingAction
 
 logger = logging.getLogger(__name__)
+
+# How long a lock holder may take between taking the lock and starting its execution.
+START_GRACE_SECONDS = 120.0
 
 
 def check_upload(ctx: Context, *, bucket: str, key: str) -> dict[str, Any]:
@@ -54,6 +62,7 @@ def check_upload(ctx: Context, *, bucket: str, key: str) -> dict[str, Any]:
 
     reference = read_frame(ctx.s3, s.data_bucket, REFERENCE_KEY)
     drift = detect_drift(reference, fixed, columns=schema.feature_names, threshold_share=s.drift_share_threshold)
+    ctx.telemetry.drift_check(share=drift.drifted_share, drifted=drift.dataset_drift)
     now = ctx.clock()
     rkey = report_key(now)
     ctx.s3.put_object(Bucket=s.data_bucket, Key=rkey, Body=drift.html.encode(), ContentType="text/html")
@@ -100,16 +109,60 @@ def _degradation(ctx: Context, batch: Any) -> dict[str, Any] | None:
             "batch_rmse": batch_rmse, "promoted_rmse": promoted_rmse}
 
 
-def start_retraining(ctx: Context, *, bucket: str, key: str, trigger: str) -> dict[str, Any]:
-    """Take the lock, claim the cooldown, start the state machine; or defer the batch, audited."""
+def _reclaim_stale_lock(ctx: Context, err: LockHeldError) -> bool:
+    """Release a lock whose holder execution has ended without releasing it (killed, or its cloud
+    restarted); a running holder keeps it. Returns whether the lock was released."""
+    holder = (err.details or {}).get("holder") or {}
+    owner = holder.get("owner")
+    machine = ctx.settings.state_machine_arn
+    if not owner or not machine or ":stateMachine:" not in machine:
+        return False
+    execution_arn = machine.replace(":stateMachine:", ":execution:", 1) + f":{owner}"
+    try:
+        status = ctx.stepfunctions.describe_execution(executionArn=execution_arn)["status"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+            logger.warning("cannot check the lock holder %s: %s", execution_arn, exc)
+            return False
+        # The holder takes the lock before it starts its execution: a missing execution is only
+        # stale once the holder has had ample time to start it (it died in between).
+        acquired = holder.get("acquired_at")
+        age = (as_utc(ctx.clock()) - datetime.fromisoformat(acquired)).total_seconds() if acquired else 0.0
+        if age < START_GRACE_SECONDS:
+            return False
+        status = "NEVER_STARTED"
+    if status == "RUNNING" or not ctx.lock.release(owner):
+        return False
+    ctx.audit.record(AuditAction.LOCK_RECLAIMED,
+                     f"the retraining lock was held by {owner}, which is {status} and never released it",
+                     execution_arn=execution_arn, details={"holder": owner, "status": status})
+    return True
+
+
+def start_retraining(ctx: Context, *, bucket: str, key: str, trigger: str,
+                     already_pending: bool = False) -> dict[str, Any]:
+    """Take the lock, claim the cooldown, start the state machine; or defer the batch, audited.
+
+    ``already_pending``: the batch was deferred before (the drain retries it); a refusal then
+    leaves it pending without a second audit item.
+    """
     s = ctx.settings
     pending = PendingBatches(ctx.dynamodb, s.state_table)
     now = ctx.clock()
     name = f"{trigger}-{now.strftime('%Y%m%dT%H%M%S')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
     try:
-        ctx.lock.acquire(name, s.lock_lease_seconds)
+        try:
+            ctx.lock.acquire(name, s.lock_lease_seconds)
+        except LockHeldError as err:
+            if not _reclaim_stale_lock(ctx, err):
+                raise
+            ctx.lock.acquire(name, s.lock_lease_seconds)
     except LockHeldError as err:
+        if already_pending:
+            logger.info("pending batches wait: %s", err)
+            return {"decision": "waiting", "reason": "lock"}
         pending.add(bucket, key, "lock")
+        ctx.telemetry.healing_action(HealingAction.DEFERRED_LOCK)
         ctx.audit.record(AuditAction.RETRAIN_SKIPPED_LOCK, f"another retraining is running: {err}",
                          details={"key": key, "trigger": trigger})
         return {"decision": "deferred", "reason": "lock"}
@@ -117,7 +170,11 @@ def start_retraining(ctx: Context, *, bucket: str, key: str, trigger: str) -> di
         ctx.cooldown.claim(s.cooldown_hours, reason=trigger)
     except CooldownActiveError as err:
         ctx.lock.release(name)
+        if already_pending:
+            logger.info("pending batches wait: %s", err)
+            return {"decision": "waiting", "reason": "cooldown"}
         pending.add(bucket, key, "cooldown")
+        ctx.telemetry.healing_action(HealingAction.DEFERRED_COOLDOWN)
         ctx.audit.record(AuditAction.RETRAIN_SKIPPED_COOLDOWN, f"cooldown: {err}",
                          details={"key": key, "trigger": trigger, **err.details})
         return {"decision": "deferred", "reason": "cooldown"}
@@ -130,6 +187,19 @@ def start_retraining(ctx: Context, *, bucket: str, key: str, trigger: str) -> di
     except Exception:
         ctx.lock.release(name)  # never leave the lock behind a start that did not happen
         raise
+    ctx.telemetry.healing_action(HealingAction.RETRAIN)
     ctx.audit.record(AuditAction.RETRAIN_STARTED, f"{trigger}: retraining on {len(batches)} batch(es)",
                      execution_arn=arn, details={"batches": batches, "trigger": trigger})
     return {"decision": "retrain_started", "execution_arn": arn, "batches": batches}
+
+
+def drain_pending(ctx: Context) -> dict[str, Any]:
+    """Scheduled: batches deferred by the lock or the cooldown start a retraining once both allow,
+    so a deferred batch is never left behind when no further upload arrives."""
+    waiting = PendingBatches(ctx.dynamodb, ctx.settings.state_table).list()
+    if not waiting:
+        return {"decision": "nothing_pending"}
+    first = waiting[0]
+    result = start_retraining(ctx, bucket=first["bucket"], key=first["key"], trigger="deferred",
+                              already_pending=True)
+    return {**result, "pending": len(waiting)}

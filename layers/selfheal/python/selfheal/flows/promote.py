@@ -12,6 +12,7 @@ from selfheal.exceptions import ModelLoadError, ModelNotFoundError
 from selfheal.flows.keys import REFERENCE_KEY, REFERENCE_META_KEY, execution_name
 from selfheal.inference import OnnxModel
 from selfheal.storage import write_json
+from selfheal.telemetry import HealingAction
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ def promote(ctx: Context, *, version: str, training_key: str | None, reason: str
                    {"version": version, "source": training_key, "execution_arn": execution_arn,
                     "at": ctx.clock().isoformat()})
     previous = before["version"] if before else None
+    if previous == version and alias.get("execution_arn") == execution_arn:
+        # A retry after the first attempt moved the alias and died before auditing it.
+        previous = alias.get("previous_version")
+    ctx.telemetry.healing_action(HealingAction.PROMOTE)
     ctx.audit.record(AuditAction.PROMOTED, f"{previous or 'none'} -> {version} ({reason})",
                      execution_arn=execution_arn, details={"version": version, "previous_version": previous})
     return {"version": alias["version"], "previous_version": previous}
@@ -51,6 +56,7 @@ def promote(ctx: Context, *, version: str, training_key: str | None, reason: str
 def reject(ctx: Context, *, version: str, reasons: list[str], execution_arn: str | None) -> dict[str, Any]:
     text = "; ".join(reasons) or "validation failed"
     ctx.registry.mark_status(version, "rejected", text, execution_arn=execution_arn)
+    ctx.telemetry.healing_action(HealingAction.REJECT)
     production = ctx.registry.production()
     return {"version": version, "status": "rejected", "champion": production["version"] if production else None}
 
@@ -63,6 +69,7 @@ def rollback(ctx: Context, *, reason: str, execution_arn: str | None, from_versi
                                   is_healthy=loads_ok(ctx))
     if bad and bad != alias["version"]:
         ctx.registry.mark_status(bad, "rolled_back", reason, execution_arn=execution_arn)
+    ctx.telemetry.healing_action(HealingAction.ROLLBACK)
     ctx.audit.record(AuditAction.ROLLED_BACK, f"{bad} -> {alias['version']}: {reason}", execution_arn=execution_arn,
                      details={"from_version": bad, "version": alias["version"]})
     return {"version": alias["version"], "from_version": bad}

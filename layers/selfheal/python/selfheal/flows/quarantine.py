@@ -9,6 +9,7 @@ from selfheal.context import Context
 from selfheal.exceptions import SelfHealError
 from selfheal.flows.keys import quarantine_key
 from selfheal.storage import exists, write_json
+from selfheal.telemetry import HealingAction
 
 
 def quarantine_batch(ctx: Context, bucket: str, key: str, error: SelfHealError | dict[str, Any], *,
@@ -28,6 +29,7 @@ def quarantine_batch(ctx: Context, bucket: str, key: str, error: SelfHealError |
         "at": ctx.clock().isoformat(),
     }
     write_json(ctx.s3, ctx.settings.data_bucket, target + ".reason.json", record)
+    ctx.telemetry.healing_action(HealingAction.QUARANTINE)
     ctx.audit.record(AuditAction.QUARANTINED, f"{record['reason']}: {record['message']}",
                      execution_arn=execution_arn, details={"key": key, "quarantine_key": target,
                                                           "details": record["details"]})

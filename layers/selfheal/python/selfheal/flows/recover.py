@@ -18,6 +18,7 @@ from selfheal.context import Context
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError, NoHealthyModelError, RecoveryFailedError
 from selfheal.flows.promote import rollback
 from selfheal.inference import OnnxModel
+from selfheal.telemetry import HealingAction
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ def health_check(ctx: Context) -> Health:
     except (ModelLoadError, ModelNotFoundError) as err:
         return Health(False, f"production artifact {version} is broken: {err}", alias_version=version)
     start = time.perf_counter()
-    resp = ctx.lambda_client.invoke(FunctionName=s.predict_function_name,
+    # Through the alias the HTTP API invokes, so the check sees the version users are served.
+    qualifier = {"Qualifier": s.predict_function_alias} if s.predict_function_alias else {}
+    resp = ctx.lambda_client.invoke(FunctionName=s.predict_function_name, **qualifier,
                                     Payload=json.dumps(_predict_event(s.schema.example_record())).encode())
     latency = (time.perf_counter() - start) * 1000
     payload = json.loads(resp["Payload"].read() or b"null")
@@ -105,7 +108,7 @@ def recover(ctx: Context, *, execution_arn: str | None = None, sleep=time.sleep)
     actions: list[dict[str, Any]] = []
     for attempt in range(1, s.max_recovery_attempts + 1):
         if attempt == 1 and "artifact" not in health.reason:
-            action = _recycle(ctx, attempt, execution_arn)
+            action = recycle(ctx, attempt=attempt, execution_arn=execution_arn)
         else:
             try:
                 result = rollback(ctx, reason=f"recovery attempt {attempt}: {health.reason}", execution_arn=execution_arn)
@@ -126,12 +129,34 @@ def recover(ctx: Context, *, execution_arn: str | None = None, sleep=time.sleep)
                               details={"actions": actions})
 
 
-def _recycle(ctx: Context, attempt: int, execution_arn: str | None) -> dict[str, Any]:
-    """A configuration update makes Lambda replace every warm execution environment."""
-    name = ctx.settings.predict_function_name
-    env = ctx.lambda_client.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
+def recycle(ctx: Context, *, attempt: int, execution_arn: str | None,
+            waiter_config: dict[str, int] | None = None) -> dict[str, Any]:
+    """Replace every warm execution environment that serves predictions.
+
+    A configuration update makes Lambda replace the environments of ``$LATEST``. A published
+    version is immutable, though, so when the HTTP API invokes an alias (``AutoPublishAlias``) the
+    update alone would leave the served version's environments warm: the updated configuration is
+    then published as a new version and the alias moved to it, all at once (a recovery does not
+    wait for a canary; it also ends a canary in flight). Needs ``lambda:GetFunctionConfiguration``,
+    ``UpdateFunctionConfiguration``, ``PublishVersion`` and ``UpdateAlias`` on the function.
+    """
+    s = ctx.settings
+    name, lam = s.predict_function_name, ctx.lambda_client
+    env = lam.get_function_configuration(FunctionName=name).get("Environment", {}).get("Variables", {})
     env["RECYCLED_AT"] = ctx.clock().isoformat()
-    ctx.lambda_client.update_function_configuration(FunctionName=name, Environment={"Variables": env})
-    ctx.audit.record(AuditAction.RECYCLED, f"recovery attempt {attempt}: recycled {name}", execution_arn=execution_arn,
-                     details={"function": name})
-    return {"attempt": attempt, "action": "recycle", "function": name}
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+    details: dict[str, Any] = {"function": name}
+    if s.predict_function_alias:
+        # PublishVersion fails while the update is still in progress (LastUpdateStatus InProgress).
+        lam.get_waiter("function_updated").wait(FunctionName=name,
+                                                WaiterConfig=waiter_config or {"Delay": 1, "MaxAttempts": 60})
+        version = lam.publish_version(FunctionName=name, Description=f"recycled by recovery attempt {attempt}")["Version"]
+        lam.update_alias(FunctionName=name, Name=s.predict_function_alias, FunctionVersion=version,
+                         RoutingConfig={"AdditionalVersionWeights": {}})
+        details.update(alias=s.predict_function_alias, version=version)
+    target = f"{name}:{s.predict_function_alias}" if s.predict_function_alias else name
+    ctx.telemetry.healing_action(HealingAction.RECYCLE)
+    ctx.audit.record(AuditAction.RECYCLED, f"recovery attempt {attempt}: recycled {target}"
+                     + (f" (alias moved to version {details['version']})" if "version" in details else ""),
+                     execution_arn=execution_arn, details=details)
+    return {"attempt": attempt, "action": "recycle", **details}

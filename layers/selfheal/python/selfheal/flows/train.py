@@ -12,6 +12,7 @@ from selfheal.audit import AuditAction
 from selfheal.context import Context
 from selfheal.flows.keys import holdout_key
 from selfheal.storage import read_frame, write_frame
+from selfheal.telemetry import Stage
 from selfheal.training import export_onnx, onnx_parity, train_model
 
 _LIBRARIES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "pandas", "numpy")
@@ -55,6 +56,7 @@ def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger:
                          pd.Series(trained.y_holdout, name=schema.target.name)], axis=1)
     hkey = holdout_key(s.model_name, version)
     write_frame(ctx.s3, s.model_bucket, hkey, holdout)
+    ctx.telemetry.model_quality(model_version=version, stage=Stage.TRAIN, r2=metrics["r2"], rmse=metrics["rmse"])
     ctx.audit.record(AuditAction.TRAINED,
                      f"{version}: R2 {metrics['r2']:.3f}, RMSE {metrics['rmse']:.3f}, parity {parity:.2e}",
                      execution_arn=execution_arn, details={"version": version, "metrics": metrics,

@@ -19,6 +19,7 @@ from selfheal.exceptions import ModelLoadError, ModelNotFoundError
 from selfheal.inference import OnnxModel
 from selfheal.metrics import regression_metrics
 from selfheal.storage import read_frame
+from selfheal.telemetry import Stage
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def validate_version(ctx: Context, *, version: str, holdout_key: str, execution_
     record = ctx.registry.get_version(version)
     challenger = OnnxModel.from_bytes(ctx.registry.load_model_bytes(version), schema)
     metrics = regression_metrics(y, challenger.predict_columns(columns))
+    ctx.telemetry.model_quality(model_version=version, stage=Stage.VALIDATE, r2=metrics["r2"], rmse=metrics["rmse"])
     parity = float(record["metrics"].get("parity_max_abs_diff", float("inf")))
     latency = _latency_ms(challenger, holdout.iloc[0][schema.feature_names].to_dict())
     checks = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,9 @@ class RuntimeConfig:
     # unreserved functions get this many concurrent environments locally.
     default_concurrency: int = 10
     faults: Any = None  # a FaultInjector (faults.py): misbehaviour set through the cloud's API
+    # Lambda reclaims execution environments that stay idle; so does the local cloud, which also
+    # frees the workers of versions nothing invokes any more (an alias moved on).
+    idle_timeout_s: float = 600.0
 
 
 @dataclass
@@ -132,6 +136,16 @@ class FunctionPool:
                 self.stats.errors += 1
         return result
 
+    def reap_idle(self, idle_for_s: float) -> int:
+        """Stop environments idle for longer than `idle_for_s`; returns how many."""
+        deadline = time.monotonic() - idle_for_s
+        with self._cond:
+            idle = [w for w in self._idle if w.last_used < deadline]
+            self._idle = [w for w in self._idle if w not in idle]
+        for w in idle:
+            w.kill("recycled")
+        return len(idle)
+
     def kill_running(self, reason: str) -> int:
         """Kill the environments that are running an invocation now; returns how many."""
         with self._cond:
@@ -162,6 +176,17 @@ class LambdaRuntime:
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._stop = threading.Event()
+        self._reaper = threading.Thread(target=self._reap, name="lambda-reaper", daemon=True)
+        self._reaper.start()
+
+    def _reap(self) -> None:
+        timeout = self.config.idle_timeout_s
+        while not self._stop.wait(min(30.0, timeout / 2)):
+            for pool in self.pools().values():
+                n = pool.reap_idle(timeout)
+                if n:
+                    logger.info("%s: %d idle environment(s) reclaimed", pool.spec.name, n)
 
     def pool(self, spec: FunctionSpec) -> FunctionPool:
         with self._lock:
@@ -189,6 +214,7 @@ class LambdaRuntime:
             return dict(self._pools)
 
     def shutdown(self) -> None:
+        self._stop.set()
         with self._lock:
             self._closed = True
             pools = list(self._pools.values())

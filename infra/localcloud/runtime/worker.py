@@ -163,6 +163,7 @@ class Worker:
         self._spawned_at = 0.0
         self.max_rss = 0
         self.served = 0
+        self.last_used = time.monotonic()
         self._pumps_busy = 0
         self._pipes: list[int] = []
 
@@ -452,6 +453,7 @@ class Worker:
             report += f"\tInit Duration: {init_ms:.2f} ms"
         self._log(report)
         self._current = None
+        self.last_used = time.monotonic()
         self._busy.clear()
         if self.retired:
             self.kill("recycled")

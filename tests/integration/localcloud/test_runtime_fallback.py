@@ -64,3 +64,13 @@ def test_fallback_client_import_error_is_an_init_error(runtime, tmp_path):
     body = json.loads(res.payload)
     assert res.function_error == "Unhandled"
     assert body["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_idle_environments_are_reclaimed_and_the_next_invoke_is_cold(runtime, tmp_path):
+    spec = _spec(tmp_path, "app.info")
+    first = runtime.invoke(spec, b"{}")
+    pool = runtime.pools()[spec.arn]
+    assert pool.reap_idle(3600) == 0  # recently used: kept warm
+    assert pool.reap_idle(0) == 1
+    again = runtime.invoke(spec, b"{}")
+    assert again.init_ms is not None and json.loads(again.payload)["pid"] != json.loads(first.payload)["pid"]

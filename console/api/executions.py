@@ -189,7 +189,7 @@ def redrive(body: ExecutionRef, state: StateDep, _: TokenDep) -> dict[str, Any]:
     except ClientError as exc:
         err, status = exc.response.get("Error", {}), exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if status >= 500 or err.get("Code") in ("NotImplemented", "UnknownOperationException", "InvalidAction"):
-            # moto (and so the local cloud, for now) has no RedriveExecution.
+            # An endpoint without RedriveExecution (moto itself; the local cloud implements it).
             raise HTTPException(501, "this endpoint does not support RedriveExecution; "
                                      "use 'Start again with the same input'") from exc
         raise HTTPException(409, f"{err.get('Code')}: {err.get('Message')}") from exc

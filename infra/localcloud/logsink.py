@@ -18,6 +18,9 @@ CloudWatchWriter = Callable[[str, str, list[tuple[int, str]]], None]
 MetricFilter = Callable[[str, list[tuple[int, str]]], object]
 
 
+_EMF_PREFIX = '{"_aws":'  # how Powertools (and most EMF writers) start a metrics document
+
+
 class LogSink:
     """Fans each function log line out to the terminal and, in batches, to CloudWatch Logs."""
 
@@ -31,7 +34,9 @@ class LogSink:
         self._thread.start()
 
     def emit(self, spec: FunctionSpec, stream: str, line: str) -> None:
-        terminal.info(line, extra={"function": spec.name})
+        # EMF documents are for CloudWatch, not for people: the terminal shows the readable lines.
+        if not line.startswith(_EMF_PREFIX):
+            terminal.info(line, extra={"function": spec.name})
         if self._cloudwatch is not None:
             self._queue.put((spec.log_group, stream, int(time.time() * 1000), line))
 

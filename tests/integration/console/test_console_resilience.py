@@ -96,3 +96,20 @@ def test_lists_stay_fast_with_500_executions_and_100_versions(console: Console) 
           f"{models_warm:.3f}s cached")
     assert max(first, warm, models_warm) < 1.0
     assert models_first < 2.0  # 100 manifests read once, in parallel; cached after that
+
+
+def test_redrive_restarts_a_failed_execution_under_the_same_arn(console: Console) -> None:
+    sfn = console.cloud.client("stepfunctions")
+    machine = console.cloud.output("StateMachineArn")
+    # An input without batches: FixData fails, the execution ends FAILED after its clean-up.
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"trigger": "manual"}))["executionArn"]
+    wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] == "FAILED", 60, message="a failed execution")
+    req = urllib.request.Request(f"{console.url}/api/execution/redrive", data=json.dumps({"arn": arn}).encode(),
+                                 method="POST", headers={"Content-Type": "application/json",
+                                                         "X-Console-Token": console.token})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200 and json.loads(resp.read())["redrive_date"]
+    wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING", 60, message="the redriven run")
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    assert [e["type"] for e in events].count("ExecutionRedriven") == 1
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))

@@ -112,8 +112,7 @@ class _App:
         if fast is not None and environ.get("REQUEST_METHOD") == "POST":
             m = _INVOKE.match(environ.get("PATH_INFO", ""))
             if m:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                body = environ["wsgi.input"].read(length) if length else b""
+                body = _request_body(environ)
                 headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
                 qualifier = (parse_qs(environ.get("QUERY_STRING", "")).get("Qualifier") or [None])[0]
                 answer = fast(unquote(m.group(1)), qualifier, headers, body)
@@ -148,7 +147,7 @@ class _App:
         if self.faults is None:
             return
         path = environ.get("PATH_INFO", "") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
-        for name, rule in self.faults.after_call(self.function_names(), environ.get("REQUEST_METHOD", ""), path):
+        for name, rule in self.faults.after_call(self.function_names, environ.get("REQUEST_METHOD", ""), path):
             killed = self.kill_running(name, "injected crash")
             logger.warning("%s after %s %s: killed %d running environment(s) of %s",
                            rule.describe(), environ.get("REQUEST_METHOD"), path, killed, name)
@@ -163,9 +162,8 @@ class _App:
         elif method == "DELETE":
             body = {"removed": self.faults.clear()}
         elif method == "POST":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
             try:
-                rule = self.faults.add(json.loads(environ["wsgi.input"].read(length) or b"null"))
+                rule = self.faults.add(json.loads(_request_body(environ) or b"null"))
                 body = {"fault": dataclasses.asdict(rule)}
             except (ValueError, FaultSpecError) as exc:  # FaultSpecError is a ValueError; JSON errors too
                 status, body = 400, {"error": "InvalidFault", "message": str(exc)}
@@ -178,10 +176,8 @@ class _App:
 
     def _extra(self, handler: Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]],
                environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        raw = environ["wsgi.input"].read(length) if length else b""
         try:
-            request = json.loads(raw or b"{}")
+            request = json.loads(_request_body(environ) or b"{}")
         except ValueError:
             request = None
         if not isinstance(request, dict):
@@ -200,6 +196,11 @@ class _App:
                    "x-amzn-RequestId": str(uuid.uuid4()), **headers}
         start_response(_STATUS.get(status, f"{status} Error"), list(headers.items()))
         return [data]
+
+
+def _request_body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    return environ["wsgi.input"].read(length) if length else b""
 
 
 class _Replay:

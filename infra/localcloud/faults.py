@@ -29,6 +29,7 @@ import itertools
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -136,13 +137,17 @@ class FaultInjector:
         """The fault (error, delay or crash) this invocation of `function_name` gets, if any."""
         return self._take(function_name, ("error", "delay", "crash"))
 
-    def after_call(self, function_names: list[str], method: str, path: str) -> list[tuple[str, FaultRule]]:
-        """crash_after_call rules that an API request fires, with the function each one targets."""
+    def after_call(self, function_names: Callable[[], list[str]], method: str,
+                   path: str) -> list[tuple[str, FaultRule]]:
+        """crash_after_call rules that an API request fires, with the function each one targets.
+
+        ``function_names`` is only called when such a rule exists: every write passes through here.
+        """
         with self._lock:
             if not any(r.fault == "crash_after_call" for r in self._rules):
                 return []
         fired = []
-        for name in function_names:
+        for name in function_names():
             rule = self._take(name, ("crash_after_call",), lambda r: (
                 (r.method is None or r.method.upper() == method.upper()) and (r.path_contains or "") in path))
             if rule is not None:

@@ -35,7 +35,9 @@ def test_rules_match_names_and_logical_ids_and_run_out():
 def test_crash_after_call_matches_method_and_path():
     faults = FaultInjector()
     faults.add({"function": "Promote", "fault": "crash_after_call", "method": "PUT", "path_contains": "production.json"})
-    names = ["s-Train-1", "s-Promote-2"]
+    def names() -> list[str]:
+        return ["s-Train-1", "s-Promote-2"]
+
     assert faults.after_call(names, "GET", "/b/models/aliases/production.json") == []
     assert faults.after_call(names, "PUT", "/b/models/v0001/model.onnx") == []
     fired = faults.after_call(names, "PUT", "/b/models/aliases/production.json")

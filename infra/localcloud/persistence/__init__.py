@@ -40,7 +40,7 @@ class Persistence:
         capture.activate(self.capture)
         try:
             state = fold(self.journal)
-            self.interrupted = mark_interrupted(state, self.journal)
+            self.interrupted = mark_interrupted(state)
             kept = self.journal.rewrite(compacted(state))
             load_data(state, self.journal, account_id)
         finally:

@@ -19,8 +19,14 @@ import threading
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from moto.stepfunctions.exceptions import ExecutionDoesNotExist as MotoExecutionDoesNotExist
+from moto.stepfunctions.exceptions import StateMachineDoesNotExist
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.backend.execution import Execution
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
 from . import capture
-from .restore import ExecutionState, State
+from .restore import ExecutionState, State, parse_time
 
 LOG = logging.getLogger("localcloud.persistence")
 
@@ -39,16 +45,10 @@ class ExecutionDoesNotExist(Exception):
     """AWS's error name for an unknown execution ARN."""
 
 
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 class RestoredExecution:
     """An execution from before the restart: described, listed and read like a live one."""
 
     def __init__(self, state: ExecutionState, state_machine: Any) -> None:
-        from moto.stepfunctions.parser.api import ExecutionStatus
-
         assert state.start is not None and state.end is not None
         self.execution_arn = self.exec_arn = state.arn
         self.name = state.start["name"]
@@ -56,8 +56,8 @@ class RestoredExecution:
         self.state_machine_arn = state.start["state_machine"]
         self.execution_input = state.start["input"]
         self.input_data = json.loads(self.execution_input or "{}")
-        self.start_date = _time(state.start["start"])
-        self.stop_date = _time(state.end.get("stop"))
+        self.start_date = parse_time(state.start["start"])
+        self.stop_date = parse_time(state.end.get("stop"))
         self.exec_status = ExecutionStatus(state.end["status"])
         self.error = state.end.get("error")
         self.cause = state.end.get("cause")
@@ -80,9 +80,6 @@ class RestoredExecution:
 
 def load_executions(state: State, account_id: str, region: str) -> int:
     """Attach restored executions to their (redeployed) state machines; returns how many."""
-    from moto.stepfunctions.exceptions import StateMachineDoesNotExist
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
     backend = stepfunctions_parser_backends[account_id][region]
     loaded = 0
     for execution in state.executions.values():
@@ -124,15 +121,27 @@ def _unfinished_state(events: list[dict[str, Any]]) -> tuple[str, Any]:
     raise ExecutionNotRedrivable("no unfinished state in the execution's history")
 
 
-def redrive(account_id: str, region: str, execution_arn: str) -> datetime:
-    from moto.stepfunctions.exceptions import ExecutionDoesNotExist as MotoNotFound
-    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+class RedrivenExecution(Execution):
+    """A redriven run: its history continues the history of the runs before it."""
 
+    def __init__(self, *, previous: list[dict[str, Any]], redrive_count: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.previous_events = previous
+        self.redrive_count = redrive_count
+
+    def to_history_output(self) -> Any:
+        offset = len(self.previous_events) and int(self.previous_events[-1]["id"])
+        new_events = list(super().to_history_output().get("events") or [])
+        shifted = [capture.shift_event(dict(e), offset - 1) for e in new_events if e.get("type") != "ExecutionStarted"]
+        return {"events": copy.deepcopy(self.previous_events) + shifted}
+
+
+def redrive(account_id: str, region: str, execution_arn: str) -> datetime:
     backend = stepfunctions_parser_backends[account_id][region]
     try:
         old = backend.describe_execution(execution_arn)
         machine = backend._get_state_machine_for_execution(execution_arn)
-    except MotoNotFound as exc:
+    except MotoExecutionDoesNotExist as exc:
         raise ExecutionDoesNotExist(f"Execution Does Not Exist: '{execution_arn}'") from exc
     if old.status not in REDRIVABLE:
         raise ExecutionNotRedrivable(f"Execution is {old.status}: only {', '.join(REDRIVABLE)} can be redriven")
@@ -160,7 +169,9 @@ def redrive(account_id: str, region: str, execution_arn: str) -> datetime:
         active.note(lambda: {"k": "sfn.redrive", "arn": execution_arn, "count": count, "event": redriven})
     with _offsets_lock:
         _offsets[execution_arn] = last_id + 1
-    machine.executions[:] = [new if e.execution_arn == execution_arn else e for e in machine.executions]
+    # moto types the list with its classic Execution; the parser's executions live there too.
+    replaced: list[Any] = [new if e.execution_arn == execution_arn else e for e in machine.executions]
+    machine.executions[:] = replaced
     LOG.info("execution %s redriven (%d) from state %s", execution_arn, count, state_name)
     new.start()
     return now
@@ -169,36 +180,3 @@ def redrive(account_id: str, region: str, execution_arn: str) -> datetime:
 def offset_for(execution_arn: str) -> int:
     with _offsets_lock:
         return _offsets.get(execution_arn, 0)
-
-
-def _make_redriven_class() -> type:
-    from moto.stepfunctions.parser.backend.execution import Execution
-
-    class _Redriven(Execution):  # type: ignore[misc]
-        def __init__(self, *, previous: list[dict[str, Any]], redrive_count: int, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.previous_events = previous
-            self.redrive_count = redrive_count
-
-        def to_history_output(self) -> Any:
-            offset = len(self.previous_events) and int(self.previous_events[-1]["id"])
-            new_events = list(super().to_history_output().get("events") or [])
-            shifted = [capture.shift_event(dict(e), offset - 1) for e in new_events
-                       if e.get("type") != "ExecutionStarted"]
-            return {"events": copy.deepcopy(self.previous_events) + shifted}
-
-    return _Redriven
-
-
-class _LazyRedriven:
-    """Builds the Execution subclass on first use (moto is imported after the cloud sets its port)."""
-
-    _cls: type | None = None
-
-    def __call__(self, **kwargs: Any) -> Any:
-        if _LazyRedriven._cls is None:
-            _LazyRedriven._cls = _make_redriven_class()
-        return _LazyRedriven._cls(**kwargs)
-
-
-RedrivenExecution = _LazyRedriven()

@@ -166,8 +166,9 @@ def compacted(state: State) -> list[dict[str, Any]]:
     return out
 
 
-def mark_interrupted(state: State, journal: Journal, now: datetime | None = None) -> list[str]:
-    """Executions without an end record were cut off by the crash: they fail, and the journal says so."""
+def mark_interrupted(state: State, now: datetime | None = None) -> list[str]:
+    """Executions without an end record were cut off by the crash: they fail (in `state`; the
+    compacted journal written next records it)."""
     moment = (now or datetime.now(UTC)).isoformat()
     failed = []
     for execution in state.executions.values():
@@ -178,8 +179,6 @@ def mark_interrupted(state: State, journal: Journal, now: datetime | None = None
                  "executionFailedEventDetails": {"error": RESTART_ERROR, "cause": RESTART_CAUSE}}
         end = {"k": "sfn.end", "arn": execution.arn, "status": "FAILED", "stop": moment,
                "error": RESTART_ERROR, "cause": RESTART_CAUSE, "output": None}
-        journal.append({"k": "sfn.event", "arn": execution.arn, "event": event})
-        journal.append(end)
         execution.events.append(event)
         execution.end = end
         failed.append(execution.arn)
@@ -196,11 +195,8 @@ def load_data(state: State, journal: Journal, account_id: str) -> None:
     _load_logs(state, account_id)
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _load_s3(state: State, journal: Journal, account_id: str) -> None:
@@ -218,7 +214,7 @@ def _load_s3(state: State, journal: Journal, account_id: str) -> None:
                     if key_name in backend.buckets[name].keys:
                         marker = backend._set_delete_marker(name, key_name)
                         marker._version_id = v["version"]
-                        marker.last_modified = _parse_time(v.get("modified")) or marker.last_modified
+                        marker.last_modified = parse_time(v.get("modified")) or marker.last_modified
                     continue
                 try:
                     body = journal.read_blob(v["blob"])
@@ -228,7 +224,7 @@ def _load_s3(state: State, journal: Journal, account_id: str) -> None:
                 key = backend.put_object(name, key_name, body, storage=v.get("storage"), etag=v.get("etag"),
                                          disable_notification=True)
                 key._version_id = v.get("version")
-                key.last_modified = _parse_time(v.get("modified")) or key.last_modified
+                key.last_modified = parse_time(v.get("modified")) or key.last_modified
                 key.set_metadata(dict(v.get("metadata") or {}), replace=True)
                 algorithm, value, kind = (v.get("checksum") or [None, None, None])[:3]
                 key.checksum_algorithm, key.checksum_value, key.checksum_type = algorithm, value, kind

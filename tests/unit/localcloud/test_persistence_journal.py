@@ -57,7 +57,7 @@ def test_fold_keeps_versions_markers_items_and_ends_interrupted_executions(tmp_p
     assert [v.get("version") for v in state.buckets["b"].keys["m"]] == ["v1", "v2", "v3"]
     assert "gone" not in state.buckets["b"].keys
     assert list(state.tables[("r", "t")].items.values()) == [{"pk": {"S": "a"}, "n": {"N": "2"}}]
-    assert mark_interrupted(state, j) == ["arn:x"]
+    assert mark_interrupted(state) == ["arn:x"]
     assert state.executions["arn:x"].end["cause"] == RESTART_CAUSE
     assert state.executions["arn:x"].events[-1]["type"] == "ExecutionFailed"
 

@@ -77,30 +77,17 @@ def _cloud_config(args: argparse.Namespace, *, port: int, api_port: int):
     )
 
 
-def _deploy(cloud: Any, args: argparse.Namespace) -> Any:
+def _deploy(cloud: Any, args: argparse.Namespace, *, reapply: bool = False) -> Any:
     from .deploy import deploy, parse_parameter_overrides
 
     overrides = parse_parameter_overrides(args.parameter_overrides) if args.parameter_overrides else None
     return deploy(Path(args.template), endpoint_url=cloud.config.endpoint_url, stack_name=args.stack_name,
-                  parameter_overrides=overrides, region=cloud.config.region, state_dir=args.state_dir)
+                  parameter_overrides=overrides, region=cloud.config.region, state_dir=args.state_dir,
+                  reapply=reapply)
 
 
 def _stack_dict(stack: Any) -> dict[str, Any]:
     return stack.to_dict() if hasattr(stack, "to_dict") else dict(stack.__dict__)
-
-
-def _reapply_everything(state_dir: Path, stack_name: str) -> None:
-    """The data survives a restart, the control plane does not (functions, notifications, routes are
-    not persisted): forget the recorded fingerprints so the deploy applies every resource again."""
-    from .deploy.stack import stack_file
-
-    path = stack_file(state_dir, stack_name)
-    if not path.exists():
-        return
-    data = json.loads(path.read_text())
-    for entry in (data.get("resources") or {}).values():
-        entry.pop("fingerprint", None)
-    path.write_text(json.dumps(data, indent=2, default=str))
 
 
 # ---- up ------------------------------------------------------------------------------------------
@@ -126,10 +113,9 @@ def cmd_up(args: argparse.Namespace) -> int:
                       "Choose other ports with PORT=... (make up) or --port/--api-port", args.host, args.port,
                       args.api_port, err)
             return 2
-        if cloud.persistence is not None:
-            _reapply_everything(args.state_dir, args.stack_name)
         try:
-            stack = _deploy(cloud, args)
+            # Restored data, rebuilt control plane: every resource is applied again on top.
+            stack = _deploy(cloud, args, reapply=cloud.persistence is not None)
         except DeployError as err:
             log.error("deploy of %s failed: %s", args.template, err)
             return 2

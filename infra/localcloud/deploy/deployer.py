@@ -80,12 +80,14 @@ class _StackDeployment:
     """One run of `deploy`: the state shared by the steps, kept off module globals."""
 
     def __init__(
-        self, *, stack_name: str, region: str, clients: Clients, previous: StackResult | None
+        self, *, stack_name: str, region: str, clients: Clients, previous: StackResult | None,
+        reapply: bool = False,
     ) -> None:
         self.stack_name = stack_name
         self.region = region
         self.clients = clients
         self.previous = previous
+        self.reapply = reapply
         self.account_id = clients.account_id()
         self.resolved: dict[str, ResolvedResource] = {}
         self.entries: dict[str, dict[str, Any]] = {}
@@ -119,7 +121,7 @@ class _StackDeployment:
             if current is None:
                 result, action = provisioner.create(request), "created"
             else:
-                recorded = (old or {}).get("fingerprint", {})
+                recorded = {} if self.reapply else (old or {}).get("fingerprint", {})
                 changed = frozenset(part for part in fingerprint if fingerprint[part] != recorded.get(part))
                 if changed:
                     result, action = provisioner.update(request, current, changed), "updated"
@@ -223,6 +225,7 @@ def deploy(
     region: str = "us-east-1",
     state_dir: Path,
     session: boto3.Session | None = None,
+    reapply: bool = False,
 ) -> StackResult:
     """Deploy a SAM (or plain CloudFormation) template into the local cloud at `endpoint_url`.
 
@@ -234,6 +237,8 @@ def deploy(
     A redeploy is idempotent: resources are found by name (or by the id recorded last time) and
     updated only when their properties changed. Resources dropped from the template are left in
     place with a warning. The result is saved to `state_dir/stacks/<stack_name>.json`.
+    `reapply` updates every existing resource even when its properties did not change: after a
+    restart the data is restored but the settings the template applies (notifications, ...) are not.
 
     Raises a `DeployError` subclass naming the resource, property or intrinsic at fault.
     """
@@ -249,7 +254,8 @@ def deploy(
         previous: StackResult | None = load_stack(state_dir, stack_name)
     except StackNotFoundError:
         previous = None
-    deployment = _StackDeployment(stack_name=stack_name, region=region, clients=clients, previous=previous)
+    deployment = _StackDeployment(stack_name=stack_name, region=region, clients=clients, previous=previous,
+                                  reapply=reapply)
 
     bucket = staging_bucket_name(stack_name)
     with tempfile.TemporaryDirectory(prefix="localcloud-package-") as build_dir:

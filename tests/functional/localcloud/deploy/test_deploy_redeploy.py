@@ -85,6 +85,17 @@ def test_code_change_updates_only_that_function(cloud: Cloud, app_copy: Path, tm
     assert second.physical_id("ApiFunction") == first.physical_id("ApiFunction")
 
 
+def test_reapply_updates_every_existing_resource_in_place(cloud: Cloud, tmp_path: Path) -> None:
+    # After a restart the data is restored but not what the template applied to it (notifications...).
+    template = FIXTURE_APP / "template.yaml"
+    first = deploy(template, endpoint_url=cloud.endpoint_url, stack_name="reapply", state_dir=tmp_path)
+    second = deploy(template, endpoint_url=cloud.endpoint_url, stack_name="reapply", state_dir=tmp_path,
+                    reapply=True)
+    assert "unchanged" not in set(second.changes.values())
+    assert second.changes["DataBucket"] == "updated"
+    assert second.physical_id("DataBucket") == first.physical_id("DataBucket")
+
+
 def test_bytecode_caches_do_not_count_as_code_changes(cloud: Cloud, app_copy: Path, tmp_path: Path) -> None:
     deploy(app_copy, endpoint_url=cloud.endpoint_url, stack_name="pycache", state_dir=tmp_path)
     cache = app_copy.parent / "functions" / "api" / "__pycache__"

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from .emf import might_be_emf
 from .runtime.spec import FunctionSpec
 
 terminal = logging.getLogger("localcloud.functions")
@@ -16,9 +17,6 @@ terminal = logging.getLogger("localcloud.functions")
 CloudWatchWriter = Callable[[str, str, list[tuple[int, str]]], None]
 # (log group, [(timestamp ms, message)]): what CloudWatch Logs does next with a batch, e.g. EMF extraction
 MetricFilter = Callable[[str, list[tuple[int, str]]], object]
-
-
-_EMF_PREFIX = '{"_aws":'  # how Powertools (and most EMF writers) start a metrics document
 
 
 class LogSink:
@@ -35,7 +33,7 @@ class LogSink:
 
     def emit(self, spec: FunctionSpec, stream: str, line: str) -> None:
         # EMF documents are for CloudWatch, not for people: the terminal shows the readable lines.
-        if not line.startswith(_EMF_PREFIX):
+        if not might_be_emf(line):
             terminal.info(line, extra={"function": spec.name})
         if self._cloudwatch is not None:
             self._queue.put((spec.log_group, stream, int(time.time() * 1000), line))

@@ -87,7 +87,7 @@ def start_app(name: str, args: list[str], tmp: Path, env: dict[str, str] | None 
                 client.close()
                 return Server(name, proc, url, log)
         except OSError:
-            pass
+            pass  # not listening yet: poll again
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError(f"{name} not ready after {timeout}s: {log.read_text()[-3000:]}")
@@ -122,7 +122,7 @@ class Bench:
                 if status == 200:
                     break
             except OSError:
-                pass
+                pass  # the HTTP API is not up yet: poll again
             time.sleep(0.5)
         else:
             raise RuntimeError(f"no production model after 240 s:\n{self.cloud.terminal()[-4000:]}")

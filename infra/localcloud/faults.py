@@ -12,7 +12,8 @@ Kinds:
     delay             the event reaches the handler ``delay_ms`` late; the timeout clock is running
                       (a delay past the function's Timeout ends as Sandbox.Timedout)
     crash             the execution environment is killed (SIGKILL) ``after_ms`` after the handler got
-                      the event: Runtime.ExitError, the worker is replaced
+                      the event, or when it answers if that comes first (so always mid-request):
+                      Runtime.ExitError, the worker is replaced
     crash_after_call  the environment running ``function`` is killed right after the cloud has
                       applied an API request whose method is ``method`` and whose path contains
                       ``path_contains``, before the function sees the answer (dies between writing

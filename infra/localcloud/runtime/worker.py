@@ -55,6 +55,7 @@ class Invocation:
     logs: list[str] = field(default_factory=list)
     started: float = 0.0
     finished: float = 0.0
+    crash: Any = None  # an injected crash armed for this invocation (faults.py), until it fires
 
 
 @dataclass
@@ -367,6 +368,9 @@ class Worker:
         inv = self._current
         if inv is None or inv.request_id != request_id or inv.done.is_set():
             return False
+        if inv.crash is not None:
+            self._crash(inv)
+            return False
         inv.result = body
         inv.error_type = error_type
         inv.finished = time.perf_counter()
@@ -402,13 +406,16 @@ class Worker:
             self._fail_current(inv, -9)
         return False
 
-    def _arm_crash(self, inv: Invocation, fault: Any) -> None:
-        def crash() -> None:
-            if not inv.done.is_set():
-                self._log(f"[localcloud] {fault.describe()}: killing the execution environment")
-                self.kill("injected crash")
+    def _crash(self, inv: Invocation) -> None:
+        """Fire the invocation's armed crash once: the environment dies before it answers."""
+        with self._lock:
+            fault, inv.crash = inv.crash, None
+        if fault is not None and not inv.done.is_set():
+            self._log(f"[localcloud] {fault.describe()}: killing the execution environment")
+            self.kill("injected crash")
 
-        timer = threading.Timer(fault.after_ms / 1000, crash)
+    def _arm_crash(self, inv: Invocation, fault: Any) -> None:
+        timer = threading.Timer(fault.after_ms / 1000, self._crash, args=(inv,))
         timer.daemon = True
         timer.start()
 
@@ -426,6 +433,8 @@ class Worker:
         return self._finish(inv, cold, tail)
 
     def _deliver(self, inv: Invocation, crash: Any) -> None:
+        # Armed before the handler can answer: a fast handler dies at its answer at the latest.
+        inv.crash = crash
         self._inbox.put(inv)
         init_timeout = max(self.settings.min_init_timeout_s, self.spec.timeout)
         if not inv.picked.wait(init_timeout) and not inv.done.is_set():

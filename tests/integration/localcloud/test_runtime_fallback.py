@@ -74,3 +74,17 @@ def test_idle_environments_are_reclaimed_and_the_next_invoke_is_cold(runtime, tm
     assert pool.reap_idle(0) == 1
     again = runtime.invoke(spec, b"{}")
     assert again.init_ms is not None and json.loads(again.payload)["pid"] != json.loads(first.payload)["pid"]
+
+
+def test_an_injected_crash_kills_even_a_handler_faster_than_the_timer(runtime, tmp_path):
+    from infra.localcloud.faults import FaultInjector
+
+    faults = FaultInjector()
+    runtime.config.faults = faults
+    spec = _spec(tmp_path, "app.square")
+    runtime.invoke(spec, b'{"n": 2}')  # warm: the next handler answers in well under a millisecond
+    faults.add({"function": spec.name, "fault": "crash", "after_ms": 5000, "count": 1})
+    res = runtime.invoke(spec, b'{"n": 2}')
+    assert res.function_error == "Unhandled"
+    assert json.loads(res.payload)["errorType"] == "Runtime.ExitError"
+    assert json.loads(runtime.invoke(spec, b'{"n": 3}').payload) == {"n": 3, "square": 9}

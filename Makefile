@@ -7,9 +7,18 @@ STAMP := $(VENV)/.installed
 TEMPLATE ?= template.yaml
 PORT ?= 4566
 API_PORT ?= 3000
+CONSOLE_PORT ?= 8080
+# One cloud per state directory (it is locked while the cloud runs): a second cloud on other ports gets
+# its own, .localcloud-<PORT>, unless STATE names one.
+STATE ?= $(if $(filter 4566,$(PORT)),.localcloud,.localcloud-$(PORT))
 CLOUD := $(PY) -m infra.localcloud.cli
 
-.PHONY: setup up test test-unit test-integration invoke events lint data upload predict models audit rollback recover demo serve bench clean
+# What users type reaches the commands through the environment, never through the shell's parser:
+# file names with spaces, quotes or unicode work, and `FILE='x;rm -rf ~'` is just an odd file name.
+export TEMPLATE PORT API_PORT CONSOLE_PORT STATE FILE JSON EVENT FN REFERENCE PARAMS TO ACTION FRESH RESET_PARAMS
+export LOCALCLOUD_ENDPOINTS ?= $(STATE)/endpoints.json
+
+.PHONY: setup up test test-unit test-integration invoke events lint data upload predict models audit rollback recover bootstrap demo serve bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,30 +29,37 @@ setup: $(STAMP)
 
 OPS := $(PY) scripts/ops.py
 # The default template is the product: once deployed, bootstrap trains and promotes v0001, and the
-# execution console starts on :8080. Another TEMPLATE gets the generic local cloud only.
+# execution console starts (on CONSOLE_PORT, from the environment). Another TEMPLATE gets the generic
+# local cloud only.
 PRODUCT := $(if $(filter template.yaml,$(TEMPLATE)),--after "$(OPS) bootstrap" --after "$(PY) -m console")
 
 up: $(STAMP)
-	REFERENCE="$(REFERENCE)" $(CLOUD) up --template $(TEMPLATE) --port $(PORT) --api-port $(API_PORT) $(if $(FRESH),--fresh) $(if $(PARAMS),--parameter-overrides "$(PARAMS)") $(PRODUCT)
+	@$(OPS) check-reference
+	$(CLOUD) up --template "$$TEMPLATE" --state-dir "$$STATE" --port "$$PORT" --api-port "$$API_PORT" \
+	  $${FRESH:+--fresh} $${RESET_PARAMS:+--reset-parameters} $${PARAMS:+--parameter-overrides "$$PARAMS"} $(PRODUCT)
+
+# Train and promote the first model on the running cloud (make up does it once by itself).
+bootstrap: $(STAMP)
+	$(OPS) bootstrap
 
 data: $(STAMP)
 	$(PY) scripts/make_data.py --out data/generated
 
 upload: $(STAMP)
-	@test -n "$(FILE)" || { echo "usage: make upload FILE=path/to/batch.csv" >&2; exit 2; }
-	$(OPS) upload $(FILE)
+	@test -n "$$FILE" || { echo "usage: make upload FILE=path/to/batch.csv" >&2; exit 2; }
+	$(OPS) upload "$$FILE"
 
 predict: $(STAMP)
-	$(OPS) predict $(if $(JSON),'$(JSON)')
+	$(OPS) predict $${JSON:+"$$JSON"}
 
 models: $(STAMP)
 	$(OPS) models
 
 audit: $(STAMP)
-	$(OPS) audit $(if $(ACTION),--action $(ACTION))
+	$(OPS) audit $${ACTION:+--action "$$ACTION"}
 
 rollback: $(STAMP)
-	$(OPS) rollback $(if $(TO),--to $(TO))
+	$(OPS) rollback $${TO:+--to "$$TO"}
 
 recover: $(STAMP)
 	$(OPS) recover
@@ -64,9 +80,10 @@ test-integration: $(STAMP)
 	$(PY) -m pytest -q tests/integration
 
 invoke: $(STAMP)
-	@test -n "$(FN)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file>" >&2; exit 2; }
-	@$(CLOUD) invoke $(FN) --template $(TEMPLATE) $(if $(EVENT),--event $(EVENT))
+	@test -n "$$FN" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file>" >&2; exit 2; }
+	@$(CLOUD) invoke "$$FN" --template "$$TEMPLATE" --state-dir "$$STATE" $${EVENT:+--event "$$EVENT"}
 
+# Deterministic (fixed times and ids, like sam local generate-event's samples): git sees no change.
 events: $(STAMP)
 	$(CLOUD) generate-event s3-put --bucket selfheal-data-123456789012-us-east-1 --key incoming/drifted.csv > events/s3_put.json
 	$(CLOUD) generate-event http-api --method POST --path /predict --body '{"MedInc": 3.87, "HouseAge": 29.0, "AveRooms": 5.43, "AveBedrms": 1.1, "Population": 1425.0, "AveOccup": 3.07, "Latitude": 34.05, "Longitude": -118.25}' > events/http_api_predict.json
@@ -97,7 +114,7 @@ browser:
 
 # The console alone, against a cloud started elsewhere (make up already starts one on port 8080).
 console: $(STAMP)
-	$(PY) -m console $(if $(CONSOLE_PORT),--port $(CONSOLE_PORT))
+	$(PY) -m console
 
 # ---- AWS SAM: validate, build, sizes, and the two deploy paths (LocalStack, AWS) -----------------
 # aws-sam-cli pins boto3, aws-sam-translator and cfn-lint versions of its own: it lives in .venv-sam,

@@ -1,5 +1,6 @@
 """Operator commands over the running local cloud's AWS APIs (the Makefile's thin wrappers).
 
+    python scripts/ops.py check-reference      check $REFERENCE before `make up` starts anything
     python scripts/ops.py bootstrap            train and promote v0001 through the state machine
     python scripts/ops.py upload FILE          put a CSV batch into s3://<data bucket>/incoming/
     python scripts/ops.py predict [JSON]       POST /predict on the HTTP API
@@ -10,6 +11,7 @@
 
 They read endpoints and physical names from .localcloud/endpoints.json, written by `make up`.
 Nothing here is specific to the local cloud: point AWS_ENDPOINT_URL elsewhere and they still work.
+Errors are one line naming the problem, with a non-zero exit; `--debug` shows the traceback.
 """
 
 from __future__ import annotations
@@ -25,14 +27,19 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from botocore.exceptions import BotoCoreError, ClientError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "layers" / "selfheal" / "python"))
 sys.path.insert(0, str(ROOT))
 
 from infra.localcloud.endpoint import local_client  # noqa: E402
-from selfheal.audit import AuditTrail  # noqa: E402
+from selfheal.audit import AuditTrail, batch_keys  # noqa: E402
 from selfheal.registry import ModelRegistry  # noqa: E402
+
+
+class OpsError(Exception):
+    """A problem the user can fix, reported as one line."""
 
 
 class Cloud:
@@ -40,7 +47,7 @@ class Cloud:
 
     def __init__(self, endpoints_file: Path):
         if not endpoints_file.exists():
-            raise SystemExit(f"no running local cloud ({endpoints_file} not found): start it with `make up`")
+            raise OpsError(f"no running local cloud ({endpoints_file} not found): start it with `make up`")
         self.info = json.loads(endpoints_file.read_text())
         self.outputs: dict[str, str] = self.info["stack"]["outputs"]
         self.api_url: str = self.info.get("api_url") or ""
@@ -71,15 +78,48 @@ def state_path(cloud: Cloud, arn: str) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
 
+def readable_file(name: str, what: str) -> Path:
+    """`name` as a readable regular file, or an OpsError naming what is wrong with it."""
+    path = Path(name)
+    if not path.exists():
+        raise OpsError(f"{what}: no such file: {path}")
+    if path.is_dir():
+        raise OpsError(f"{what}: {path} is a directory, not a file")
+    if not os.access(path, os.R_OK):
+        raise OpsError(f"{what}: {path} is not readable (permissions)")
+    return path
+
+
+def cmd_check_reference(args: argparse.Namespace) -> int:
+    """Before `make up` starts anything: a REFERENCE that is given must be a readable CSV with rows."""
+    if not args.reference:
+        return 0
+    path = readable_file(args.reference, "REFERENCE")
+    with open(path, "rb") as fh:
+        head = [fh.readline(), fh.readline()]
+    if not head[0].strip():
+        raise OpsError(f"REFERENCE: {path} is empty")
+    if b"," not in head[0]:
+        raise OpsError(f"REFERENCE: {path} does not look like a CSV file (no comma in its header line)")
+    if not head[1].strip():
+        raise OpsError(f"REFERENCE: {path} has a header but no rows")
+    return 0
+
+
 def cmd_bootstrap(cloud: Cloud, args: argparse.Namespace) -> int:
     registry = cloud.registry()
     current = registry.production()
     if current is not None and not args.force:
+        if args.reference:
+            # Refuse rather than retrain silently: the user's reference would otherwise be ignored.
+            raise OpsError(f"REFERENCE={args.reference} not used: production {current['version']} exists; "
+                           "use `make up FRESH=1 REFERENCE=...` to start over on it, or `make upload FILE=...` "
+                           "to feed it to the running pipeline")
         print(f"production model {current['version']} already in place; bootstrap skipped")
         return 0
     bucket = cloud.outputs["DataBucketName"]
     if args.reference:
-        path = Path(args.reference)
+        path = readable_file(args.reference, "REFERENCE")
         body, source = path.read_bytes(), f"user file {path}"
         key = f"bootstrap/{path.name}"
     else:
@@ -101,8 +141,9 @@ def cmd_bootstrap(cloud: Cloud, args: argparse.Namespace) -> int:
     desc = wait_execution(cloud, arn)
     print(f"execution {desc['status']}: {' -> '.join(state_path(cloud, arn))}")
     if desc["status"] != "SUCCEEDED":
-        print(f"bootstrap failed: {desc.get('error')}: {desc.get('cause')}", file=sys.stderr)
-        return 1
+        retry = "make bootstrap" + (f" REFERENCE={args.reference}" if args.reference else "")
+        raise OpsError(f"bootstrap failed: {desc.get('error')}: {desc.get('cause')} (execution {arn}; see "
+                       f"`make audit`). The cloud is still running: fix the data, then retry with `{retry}`")
     prod = registry.production()
     version = prod["version"] if prod else None
     metrics = registry.get_version(version)["metrics"] if version else {}
@@ -117,14 +158,29 @@ def cmd_bootstrap(cloud: Cloud, args: argparse.Namespace) -> int:
 def _predict(cloud: Cloud, payload: str | None) -> requests.Response:
     from selfheal.schema import DEFAULT_SCHEMA
 
-    body = json.loads(payload) if payload else DEFAULT_SCHEMA.example_record()
+    if payload:
+        try:
+            body = json.loads(payload)
+        except ValueError as err:
+            raise OpsError(f"JSON is not valid JSON ({err}): {payload[:80]!r}") from None
+    else:
+        body = DEFAULT_SCHEMA.example_record()
     return requests.post(f"{cloud.api_url}/predict", json=body, timeout=60)
 
 
+def for_people(value: Any) -> Any:
+    """Predictions rounded to cents of the unit (2.28, not 2.2812345); --json keeps full precision."""
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, list):
+        return [for_people(v) for v in value]
+    if isinstance(value, dict):
+        return {k: for_people(v) for k, v in value.items()}
+    return value
+
+
 def cmd_upload(cloud: Cloud, args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    if not path.is_file():
-        raise SystemExit(f"no such file: {path}")
+    path = readable_file(args.file, "FILE")
     bucket = cloud.outputs["DataBucketName"]
     key = f"incoming/{args.name or path.name}"
     cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
@@ -134,7 +190,11 @@ def cmd_upload(cloud: Cloud, args: argparse.Namespace) -> int:
 
 def cmd_predict(cloud: Cloud, args: argparse.Namespace) -> int:
     r = _predict(cloud, args.json)
-    print(json.dumps(r.json(), indent=2))
+    try:
+        body = r.json()
+    except ValueError:
+        raise OpsError(f"POST /predict answered {r.status_code} with a body that is not JSON: {r.text[:200]!r}") from None
+    print(json.dumps(body) if args.as_json else json.dumps(for_people(body) if r.ok else body))
     return 0 if r.ok else 1
 
 
@@ -153,7 +213,10 @@ def cmd_models(cloud: Cloud, args: argparse.Namespace) -> int:
 def cmd_audit(cloud: Cloud, args: argparse.Namespace) -> int:
     for item in cloud.audit().list(action=args.action, limit=args.limit):
         execution = (item.get("execution_arn") or "").rsplit(":", 1)[-1]
-        print(f"{item['timestamp']}  {item['action']:<26} {item['reason']}" + (f"  [{execution}]" if execution else ""))
+        keys = batch_keys(item)
+        batch = (f"  {', '.join(keys[:3])}" + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")) if keys else ""
+        print(f"{item['timestamp']}  {item['action']:<26} {item['reason']}{batch}"
+              + (f"  [{execution}]" if execution else ""))
     return 0
 
 
@@ -161,7 +224,7 @@ def _invoke(cloud: Cloud, function_output: str, payload: dict[str, Any]) -> dict
     resp = cloud.client("lambda").invoke(FunctionName=cloud.outputs[function_output], Payload=json.dumps(payload).encode())
     body = json.loads(resp["Payload"].read() or b"null")
     if resp.get("FunctionError"):
-        raise SystemExit(f"{function_output} failed: {body.get('errorType')}: {body.get('errorMessage')}")
+        raise OpsError(f"{function_output} failed: {body.get('errorType')}: {body.get('errorMessage')}")
     return body
 
 
@@ -182,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--endpoints", type=Path,
                    default=Path(os.environ.get("LOCALCLOUD_ENDPOINTS", ROOT / ".localcloud" / "endpoints.json")))
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check-reference")
+    c.add_argument("--reference", default=os.environ.get("REFERENCE") or None)
+    c.set_defaults(func=cmd_check_reference, needs_cloud=False)
     b = sub.add_parser("bootstrap")
     b.add_argument("--reference", default=os.environ.get("REFERENCE") or None, help="your labelled CSV")
     b.add_argument("--rows", type=int, default=int(os.environ.get("BOOTSTRAP_ROWS", "20000")))
@@ -195,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     u.set_defaults(func=cmd_upload)
     pr = sub.add_parser("predict")
     pr.add_argument("json", nargs="?", default=None, help='a record or {"records": [...]} (default: an example)')
+    pr.add_argument("--json", dest="as_json", action="store_true", help="print the answer as is, full precision")
     pr.set_defaults(func=cmd_predict)
     sub.add_parser("models").set_defaults(func=cmd_models)
     a = sub.add_parser("audit")
@@ -207,7 +275,23 @@ def main(argv: list[str] | None = None) -> int:
     r.set_defaults(func=cmd_rollback)
     sub.add_parser("recover").set_defaults(func=cmd_recover)
     args = p.parse_args(argv)
-    return int(args.func(Cloud(args.endpoints), args) or 0)
+    try:
+        if not getattr(args, "needs_cloud", True):
+            return int(args.func(args) or 0)
+        return int(args.func(Cloud(args.endpoints), args) or 0)
+    except (OpsError, OSError, ValueError, ClientError, BotoCoreError, requests.RequestException) as err:
+        if args.debug:
+            raise
+        print(f"ops {args.command}: {_one_line(err)}", file=sys.stderr)
+        return 2 if isinstance(err, OpsError) else 1
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, requests.ConnectionError):
+        return f"cannot reach the HTTP API ({err.request.url if err.request else 'unknown URL'}): is `make up` running?"
+    if isinstance(err, BotoCoreError) and "Could not connect" in str(err):
+        return f"{err} (is `make up` running?)"
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

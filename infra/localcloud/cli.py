@@ -12,7 +12,6 @@ import base64
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,8 +20,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from . import events as sample_events
 from .endpoint import local_client
+from .savedparams import PARAMETERS_FILE, EffectiveOverrides, SavedParameters
+from .statelock import StateDirBusyError, StateDirLock, wipe_except_lock
 
 STATE_DIR = Path(os.environ.get("LOCALCLOUD_STATE_DIR", ".localcloud"))
 ENDPOINTS_FILE = "endpoints.json"
@@ -77,13 +80,29 @@ def _cloud_config(args: argparse.Namespace, *, port: int, api_port: int):
     )
 
 
-def _deploy(cloud: Any, args: argparse.Namespace, *, reapply: bool = False) -> Any:
+def _deploy(cloud: Any, args: argparse.Namespace, *, reapply: bool = False,
+            overrides: dict[str, str] | None = None) -> Any:
     from .deploy import deploy, parse_parameter_overrides
 
-    overrides = parse_parameter_overrides(args.parameter_overrides) if args.parameter_overrides else None
+    if overrides is None:
+        overrides = parse_parameter_overrides(args.parameter_overrides) if args.parameter_overrides else None
     return deploy(Path(args.template), endpoint_url=cloud.config.endpoint_url, stack_name=args.stack_name,
                   parameter_overrides=overrides, region=cloud.config.region, state_dir=args.state_dir,
                   reapply=reapply)
+
+
+def _effective_overrides(args: argparse.Namespace) -> EffectiveOverrides:
+    """This run's --parameter-overrides on top of the ones remembered from the last `up` (samconfig-like)."""
+    from .deploy import load_template, parse_parameter_overrides
+    from .deploy.parameters import resolve_parameters
+
+    saved = SavedParameters(args.state_dir)
+    if args.reset_parameters:
+        saved.forget(args.stack_name)
+    declared = load_template(Path(args.template)).get("Parameters") or {}
+    merged = saved.merge(args.stack_name, parse_parameter_overrides(args.parameter_overrides), declared)
+    resolve_parameters(declared, merged.values)  # a value out of range fails here, before anything starts
+    return merged
 
 
 def _stack_dict(stack: Any) -> dict[str, Any]:
@@ -97,8 +116,16 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     _setup_logging()
     log = logging.getLogger("localcloud")
-    if args.fresh and args.state_dir.exists():
-        shutil.rmtree(args.state_dir)
+    # Before anything in the state directory is read, compacted, wiped or written.
+    lock = StateDirLock(args.state_dir)
+    try:
+        lock.acquire({"pid": os.getpid(), "port": args.port, "api_port": args.api_port,
+                      "template": str(args.template)})
+    except StateDirBusyError as err:
+        log.error("%s", err)
+        return 2
+    if args.fresh:
+        wipe_except_lock(args.state_dir, keep=frozenset({PARAMETERS_FILE}))
     cloud = LocalCloud(_cloud_config(args, port=args.port, api_port=args.api_port))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -106,19 +133,26 @@ def cmd_up(args: argparse.Namespace) -> int:
     endpoints_path = args.state_dir / ENDPOINTS_FILE
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
+        overrides = _effective_overrides(args)
+    except DeployError as err:  # an unreadable template or a malformed PARAMS: nothing has started
+        log.error("%s", err)
+        lock.release()
+        return 2
+    try:
         try:
             cloud.start()
         except OSError as err:
-            log.error("cannot listen on %s:%s or %s (%s); is another local cloud or LocalStack running? "
-                      "Choose other ports with PORT=... (make up) or --port/--api-port", args.host, args.port,
-                      args.api_port, err)
+            log.error("cannot listen on %s:%s or %s (%s); is LocalStack or another program using them? "
+                      "Choose other ports: make up PORT=... API_PORT=... (a PORT other than 4566 gets its own "
+                      "state directory, .localcloud-PORT)", args.host, args.port, args.api_port, err)
             return 2
         try:
             # Restored data, rebuilt control plane: every resource is applied again on top.
-            stack = _deploy(cloud, args, reapply=cloud.persistence is not None)
+            stack = _deploy(cloud, args, reapply=cloud.persistence is not None, overrides=overrides.values)
         except DeployError as err:
             log.error("deploy of %s failed: %s", args.template, err)
             return 2
+        SavedParameters(args.state_dir).save(args.stack_name, overrides.values)
         cloud.restore_executions()
         cloud.reload()
         api_url = f"http://{args.host}:{cloud.gateway.port}" if cloud.gateway else None
@@ -132,7 +166,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             "stack": _stack_dict(stack),
         }
         endpoints_path.write_text(json.dumps(info, indent=2, default=str))
-        _print_summary(info)
+        _print_summary(info, overrides)
         env = dict(os.environ, AWS_ENDPOINT_URL=cloud.config.endpoint_url, AWS_DEFAULT_REGION=cloud.config.region,
                    AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
                    LOCALCLOUD_ENDPOINTS=str(endpoints_path.resolve()), LOCALCLOUD_API_URL=api_url or "")
@@ -171,6 +205,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         except (OSError, ValueError):
             pass  # best effort: a missing or half-written file means there is nothing of ours to remove
         cloud.stop()
+        lock.release()
 
 
 def _start_child(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -194,7 +229,28 @@ def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
         pass  # the group already exited between poll() and killpg()
 
 
-def _print_summary(info: dict[str, Any]) -> None:
+def _parameter_lines(parameters: dict[str, Any], overrides: EffectiveOverrides | None) -> list[str]:
+    """Every parameter value in effect, wrapped; the overridden ones named with where they came from."""
+    if not parameters:
+        return []
+    lines, line = [], "  Parameters"
+    for name, value in parameters.items():
+        text = f"{name}={','.join(value) if isinstance(value, list) else value}"
+        if len(line) + len(text) > 110:
+            lines.append(line)
+            line = " " * 12
+        line += " " + text
+    lines.append(line)
+    if overrides is not None and overrides.values:
+        origin = [f"{k}={v} ({'PARAMS' if k in overrides.given else 'remembered from an earlier make up'})"
+                  for k, v in sorted(overrides.values.items())]
+        lines.append("    overridden: " + "; ".join(origin))
+        lines.append(f"    (kept in {PARAMETERS_FILE} of the state directory until overridden; "
+                     "make up RESET_PARAMS=1 goes back to the template defaults)")
+    return lines
+
+
+def _print_summary(info: dict[str, Any], overrides: EffectiveOverrides | None = None) -> None:
     stack = info["stack"]
     lines = [
         "",
@@ -203,6 +259,7 @@ def _print_summary(info: dict[str, Any]) -> None:
     if info.get("api_url"):
         lines.append(f"  HTTP API   {info['api_url']}")
     lines.append(f"  Stack      {info['stack_name']}")
+    lines += _parameter_lines(stack.get("parameters") or {}, overrides)
     for logical, res in sorted((stack.get("resources") or {}).items()):
         lines.append(f"    {logical:<32} {res.get('type', ''):<34} {res.get('physical_id', '')}")
     outputs = stack.get("outputs") or {}
@@ -248,15 +305,26 @@ def _invoke(lambda_client: Any, function: str, payload: bytes) -> int:
     return 1 if resp.get("FunctionError") else 0
 
 
-def cmd_invoke(args: argparse.Namespace) -> int:
+def _read_event(name: str | None) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read()
+    if not name:
+        return b"{}"
+    path = Path(name)
+    if path.is_dir():
+        raise CliError(f"EVENT={name} is a directory, not an event file")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"no such event file: {name}") from None
 
-    payload = Path(args.event).read_bytes() if args.event and args.event != "-" else (
-        sys.stdin.buffer.read() if args.event == "-" else b"{}")
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    payload = _read_event(args.event)
     try:
         json.loads(payload or b"{}")
     except ValueError as err:
-        sys.stderr.write(f"event is not valid JSON: {err}\n")
-        return 2
+        raise CliError(f"event {args.event or ''} is not valid JSON: {err}") from None
     info = _running_cloud(args.state_dir)
     if info is not None:
         client = local_client("lambda", info["endpoint_url"], info["region"])
@@ -293,6 +361,7 @@ def cmd_generate_event(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="localcloud", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
@@ -311,7 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(up)
     up.add_argument("--port", type=int, default=4566)
     up.add_argument("--api-port", type=int, default=3000)
-    up.add_argument("--fresh", action="store_true", help="start from an empty state directory")
+    up.add_argument("--fresh", action="store_true",
+                    help="start from an empty state directory (remembered parameter overrides are kept)")
+    up.add_argument("--reset-parameters", action="store_true",
+                    help="forget the parameter overrides remembered from earlier runs")
     up.add_argument("--no-persist", dest="persist", action="store_false",
                     help="keep nothing: S3, DynamoDB, logs and executions live in memory only")
     up.add_argument("--fsync", action="store_true",
@@ -338,9 +410,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class CliError(Exception):
+    """A problem the user can fix, reported as one line."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (CliError, OSError, ValueError, ClientError, BotoCoreError) as err:
+        if args.debug:
+            raise
+        sys.stderr.write(f"localcloud {args.command}: {' '.join(str(err).split()) or type(err).__name__}\n")
+        return 2
 
 
 if __name__ == "__main__":

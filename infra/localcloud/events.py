@@ -1,15 +1,23 @@
-"""Sample events in the shapes AWS sends, like ``sam local generate-event``."""
+"""Sample events in the shapes AWS sends, like ``sam local generate-event``.
+
+Like SAM's samples they are deterministic: a fixed time, and ids derived from the arguments, so
+`make events` regenerating the committed files leaves git with nothing to commit.
+"""
 
 from __future__ import annotations
 
-import time
+import hashlib
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from .gateway import build_event, compile_route
 
 KINDS = ("s3-put", "http-api", "schedule")
+SAMPLE_TIME = "2026-01-01T12:00:00"  # UTC
+
+
+def _sample_id(*parts: str) -> uuid.UUID:
+    return uuid.UUID(bytes=hashlib.sha256("\0".join(parts).encode()).digest()[:16], version=4)
 
 
 def s3_put(bucket: str, key: str, size: int = 1024, etag: str = "0123456789abcdef0123456789abcdef") -> dict[str, Any]:
@@ -17,11 +25,12 @@ def s3_put(bucket: str, key: str, size: int = 1024, etag: str = "0123456789abcde
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": "us-east-1",
-        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "eventTime": f"{SAMPLE_TIME}.000Z",
         "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "EXAMPLE"},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-        "responseElements": {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": "EXAMPLE123/abc"},
+        "responseElements": {"x-amz-request-id": _sample_id(bucket, key).hex[:16].upper(),
+                             "x-amz-id-2": "EXAMPLE123/abc"},
         "s3": {
             "s3SchemaVersion": "1.0",
             "configurationId": "testConfigRule",
@@ -34,14 +43,18 @@ def s3_put(bucket: str, key: str, size: int = 1024, etag: str = "0123456789abcde
 def http_api(method: str, path: str, body: str | None = None) -> dict[str, Any]:
     route = compile_route("abcdef1234", f"{method.upper()} {path}", "")
     headers = [("Content-Type", "application/json"), ("User-Agent", "curl/8.0"), ("Host", "abcdef1234.execute-api.us-east-1.amazonaws.com")]
-    return build_event(route, {}, method=method.upper(), raw_path=path, raw_query="", headers=headers,
-                       body=(body or "").encode(), source_ip="127.0.0.1",
-                       host="abcdef1234.execute-api.us-east-1.amazonaws.com")
+    event = build_event(route, {}, method=method.upper(), raw_path=path, raw_query="", headers=headers,
+                        body=(body or "").encode(), source_ip="127.0.0.1",
+                        host="abcdef1234.execute-api.us-east-1.amazonaws.com")
+    context = event["requestContext"]
+    context["requestId"] = _sample_id(method, path, body or "").hex[:16].upper()
+    context["time"], context["timeEpoch"] = "01/Jan/2026:12:00:00 +0000", 1767268800000
+    return event
 
 
 def schedule(rule_arn: str = "arn:aws:events:us-east-1:123456789012:rule/ExampleRule") -> dict[str, Any]:
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    return {"version": "0", "id": str(_sample_id(rule_arn)), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": f"{SAMPLE_TIME}Z",
             "region": "us-east-1", "resources": [rule_arn], "detail": {}}
 
 

@@ -99,7 +99,11 @@ class Journal:
                     LOG.warning("journal line %d has no record kind; skipped", number)
 
     def rewrite(self, records: Iterable[dict[str, Any]]) -> int:
-        """Replace the journal by `records` (a compacted snapshot) and drop blobs nothing names."""
+        """Replace the journal by `records` (a compacted snapshot) and drop blobs nothing names.
+
+        Only at start, under the state directory's lock: no write is in flight, so every temporary
+        blob file is debris from an interrupted write.
+        """
         tmp = self.path.with_name(JOURNAL + ".compact")
         kept: set[str] = set()
         count = 0
@@ -116,7 +120,9 @@ class Journal:
             os.close(self._fd)
             self._fd = self._open()
         for path in self.blobs.glob("*/*"):
-            if path.name not in kept and not path.name.startswith("."):
+            # ".<digest>.<thread>.tmp" is a write that kill -9 interrupted before its os.replace: no
+            # journal line names it (the line is appended after the rename), so nothing acknowledged is lost.
+            if path.name not in kept:
                 path.unlink(missing_ok=True)
         return count
 

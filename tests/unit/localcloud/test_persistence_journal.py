@@ -68,3 +68,16 @@ def test_fold_keeps_versions_markers_items_and_ends_interrupted_executions(tmp_p
     assert again.executions["arn:x"].end["status"] == "FAILED"
     assert len(list(j.blobs.glob("*/*"))) == 2  # "1" and "2"; the deleted object's blob is gone
     assert again.records < state.records + 2
+
+
+def test_compaction_at_start_sweeps_temporary_blobs_an_interrupted_write_left(tmp_path):
+    j = _journal(tmp_path)
+    j.append({"k": "s3.bucket", "bucket": "b", "region": "us-east-1"})
+    _put(j, "kept.csv", b"kept", "v1")
+    digest = j.put_blob(b"written but never acknowledged")
+    debris = j.blobs / digest[:2] / f".{digest}.140528080275136.tmp"
+    debris.write_bytes(b"half a blo")  # kill -9 between open() and os.replace()
+    j.rewrite(compacted(fold(j)))
+    left = sorted(p.relative_to(j.blobs).as_posix() for p in j.blobs.rglob("*") if p.is_file())
+    kept = next(r["blob"] for r in j.records() if r.get("key") == "kept.csv")
+    assert left == [f"{kept[:2]}/{kept}"]

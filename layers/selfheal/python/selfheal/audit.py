@@ -210,3 +210,15 @@ class AuditTrail:
         if "details" in plain:
             plain["details"] = _restore_non_finite(plain["details"])
         return cast(AuditItem, plain)
+
+
+def batch_keys(item: Mapping[str, Any]) -> list[str]:
+    """The S3 keys of the batches an audit item concerns (``details.key`` or ``details.batches``)."""
+    details = item.get("details") or {}
+    if not isinstance(details, Mapping):
+        return []
+    keys = [details["key"]] if isinstance(details.get("key"), str) else []
+    for batch in details.get("batches") or []:
+        if isinstance(batch, Mapping) and isinstance(batch.get("key"), str) and batch["key"] not in keys:
+            keys.append(batch["key"])
+    return keys

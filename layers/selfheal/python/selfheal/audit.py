@@ -46,6 +46,7 @@ class AuditAction(StrEnum):
     RETRAIN_SKIPPED_COOLDOWN = "retrain_skipped_cooldown"  # a retrain ran less than the cooldown ago
     RETRAIN_SKIPPED_LOCK = "retrain_skipped_lock"  # another retraining holds the lock
     LOCK_RECLAIMED = "lock_reclaimed"  # the lock's holder execution had ended without releasing it
+    DUPLICATE_DELIVERY = "duplicate_delivery"  # a repeated S3 event for an object version already checked
     BATCH_DEFERRED = "batch_deferred"  # a batch was kept for later (over the batch limits)
     TRAINED = "trained"  # a new version was written to the registry
     VALIDATED = "validated"  # a challenger passed the validation gate
@@ -58,6 +59,7 @@ class AuditAction(StrEnum):
     HEALTH_FAILED = "health_failed"  # a health check failed (recovery follows)
     RECYCLED = "recycled"  # the predict function's workers were recycled (configuration update)
     EXECUTION_FINISHED = "execution_finished"  # a self-healing execution ended (outcome in details)
+    ALERT_SENT = "alert_sent"  # an alert was published to the alert topic (selfheal.alerts)
 
 
 class AuditItem(TypedDict, total=False):

@@ -9,6 +9,9 @@ it, Nagle's algorithm plus delayed ACK stall each keep-alive response by ~40 ms)
 Lambda ``Invoke`` is the hot call (every Step Functions task, every benchmark). moto's generic
 dispatch costs ~4 ms per request, so ``POST /2015-03-31/functions/{name}/invocations`` goes straight
 to the Lambda bridge; everything else, including Invoke of an unknown function, goes to moto.
+
+An Invoke body over Lambda's payload limit (limits.py) is answered with AWS's 413
+RequestEntityTooLargeException before it is read into memory, whichever path would have served it.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from .limits import InvokeLimit, invoke_limit, read_body
 
 logger = logging.getLogger("localcloud.api")
 
@@ -48,7 +54,23 @@ class _KeepAliveHandler(MotoRequestHandler):
     def run_wsgi(self) -> None:
         # "Expect: 100-continue" was already answered by http.server's parse_request (HTTP/1.1).
         environ = self.make_environ()
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        limit = _body_limit(self.command, self.path, self.headers.get("X-Amz-Invocation-Type"))
+        if limit is not None:
+            read = environ["wsgi.input"].read if chunked else self.rfile.read
+            limited = read_body(read, None if chunked else int(self.headers.get("Content-Length") or 0),
+                                limit.max_bytes)
+            if limited.data is None:
+                err = limit.error(limited.size)
+                logger.warning("%s %s refused: %s", self.command, self.path, err)
+                status, headers, data = error_response(err.status, err.error_type, str(err))
+                # Closed after the answer: a client that sent too much may not be at a request boundary.
+                self._send(status, HTTPStatus(status).phrase,
+                           [("Content-Type", "application/json"), ("x-amzn-RequestId", str(uuid.uuid4())),
+                            *headers.items()], data, close=True)
+                return
+            body = limited.data
+        elif chunked:
             body = environ["wsgi.input"].read()  # werkzeug's de-chunking reader
         else:
             length = int(self.headers.get("Content-Length") or 0)
@@ -75,18 +97,31 @@ class _KeepAliveHandler(MotoRequestHandler):
             response = {"status": "500 Internal Server Error", "headers": [("Content-Type", "text/plain")]}
             data = b"internal error in the local cloud; see its log"
         code, _, reason = response["status"].partition(" ")
-        self.send_response(int(code), reason)
+        self._send(int(code), reason, response["headers"], data)
+
+    def _send(self, code: int, reason: str, headers: list[tuple[str, str]], data: bytes, *,
+              close: bool = False) -> None:
+        self.send_response(code, reason)
         head = self.command == "HEAD"
-        for key, value in response["headers"]:
+        for key, value in headers:
             # A HEAD answer keeps the Content-Length of the body it describes (S3 HeadObject).
             if key.lower() in ("connection", "transfer-encoding") or (key.lower() == "content-length" and not head):
                 continue
             self.send_header(key, value)
-        if not head or not any(k.lower() == "content-length" for k, _ in response["headers"]):
+        if not head or not any(k.lower() == "content-length" for k, _ in headers):
             self.send_header("Content-Length", str(len(data)))
+        if close:
+            self.send_header("Connection", "close")  # also makes http.server close the connection
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+
+def _body_limit(method: str, target: str, invocation_type: str | None) -> InvokeLimit | None:
+    """The payload limit of a Lambda Invoke request; None for every other request."""
+    if method == "POST" and _INVOKE.match(urlsplit(target).path):
+        return invoke_limit(invocation_type)
+    return None
 
 
 class _App:

@@ -4,6 +4,10 @@ Requests for the routes the template declared become payload-format-2.0 events, 
 builds them (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html),
 so Mangum in the function sees what it sees on AWS. Routes are read back through the
 ``apigatewayv2`` API of the local cloud, not from the template.
+
+Size limits are API Gateway's (limits.py): a request body over 10 MB, or one whose Lambda event
+would pass the 6 MB Invoke limit, is answered ``413 {"message":"Request Entity Too Large"}`` and
+the function is never invoked.
 """
 
 from __future__ import annotations
@@ -19,15 +23,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from werkzeug.serving import DechunkedInput
+
+from .limits import HTTP_API_MAX_BYTES, SYNC_INVOKE, read_body
 from .runtime.errors import LambdaServiceError
 from .runtime.worker import InvokeResult
 
 logger = logging.getLogger("localcloud.gateway")
 
 Invoke = Callable[[str, bytes], InvokeResult]  # (function arn, event bytes)
+TOO_LARGE = b'{"message":"Request Entity Too Large"}'
 _TEXT = re.compile(r"^(text/|application/(json|xml|javascript|x-www-form-urlencoded|.*\+json|.*\+xml))", re.I)
 
 
@@ -207,7 +215,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         logger.debug("%s " + format, self.address_string(), *args)
 
-    def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes, request_id: str) -> None:
+    def handle_expect_100(self) -> bool:
+        # A client that asks first (curl does, for bodies over 1 MB) is refused before it sends the body.
+        if _declared_length(self) > HTTP_API_MAX_BYTES:
+            self._reply(413, [], TOO_LARGE, "", close=True)
+            return False
+        return super().handle_expect_100()
+
+    def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes, request_id: str, *,
+               close: bool = False) -> None:
         self.send_response(status)
         names = {k.lower() for k, _ in headers}
         for k, v in headers:
@@ -218,13 +234,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Date", formatdate(usegmt=True))
         self.send_header("apigw-requestid", request_id)
+        if close:
+            self.send_header("Connection", "close")  # also makes http.server close the connection
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
+        read = DechunkedInput(cast(IO[bytes], self.rfile)).read if chunked else self.rfile.read
+        limited = read_body(read, None if chunked else _declared_length(self), HTTP_API_MAX_BYTES)
+        if limited.data is None:
+            logger.warning("%s %s refused: a %d-byte body is over the HTTP API's %d-byte limit",
+                           self.command, self.path, limited.size, HTTP_API_MAX_BYTES)
+            # Closed after the answer: a client that sent too much may not be at a request boundary.
+            self._reply(413, [], TOO_LARGE, "", close=True)
+            return
+        body = limited.data
         parts = urlsplit(self.path)
         found = self.server.routes.find(self.command, parts.path)
         if found is None:
@@ -235,8 +261,16 @@ class _Handler(BaseHTTPRequestHandler):
                             headers=list(self.headers.items()), body=body, source_ip=self.client_address[0],
                             host=self.headers.get("Host", "127.0.0.1"))
         rid = event["requestContext"]["requestId"]
+        payload = json.dumps(event).encode()
+        if len(payload) > SYNC_INVOKE.max_bytes:
+            # Lambda refuses the event (base64 makes a binary body a third larger) before any function
+            # runs; API Gateway passes that on as a 413.
+            logger.warning("%s %s refused: its %d-byte Lambda event is over the %d-byte Invoke limit",
+                           self.command, parts.path, len(payload), SYNC_INVOKE.max_bytes)
+            self._reply(413, [], TOO_LARGE, rid)
+            return
         try:
-            result = self.server.invoke(route.function_arn, json.dumps(event).encode())
+            result = self.server.invoke(route.function_arn, payload)
         except LambdaServiceError as err:
             logger.error("%s %s: Lambda invoke failed: %s", self.command, parts.path, err)
             self._reply(500, [], b'{"message":"Internal Server Error"}', rid)
@@ -254,6 +288,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, headers, data, rid)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+
+def _declared_length(handler: BaseHTTPRequestHandler) -> int:
+    return int(handler.headers.get("Content-Length") or 0)
 
 
 class _GatewayServer(ThreadingHTTPServer):

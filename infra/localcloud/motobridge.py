@@ -29,6 +29,7 @@ from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
 
 from .asyncinvoke import AsyncInvoker, AsyncPolicy
+from .limits import RequestEntityTooLargeError, check_invoke_payload
 from .runtime.errors import LambdaServiceError
 from .runtime.pool import LambdaRuntime
 from .runtime.spec import CodeStore, FunctionSpec, fingerprint_of
@@ -161,6 +162,11 @@ class MotoLambdaBridge:
                      invoked_arn: str | None = None) -> bytes:
         payload = _as_bytes(body)
         inv_type = _header(request_headers, "x-amz-invocation-type") or "RequestResponse"
+        # The API server refuses an oversized body before reading it; this covers moto in-process too.
+        try:
+            check_invoke_payload(inv_type, len(payload))
+        except RequestEntityTooLargeError as err:
+            raise LambdaApiError(err) from err
         if inv_type == "DryRun":
             return b""
         if inv_type == "Event":

@@ -5,15 +5,22 @@ Installed once by the local cloud at start-up; ``tests/unit/test_moto_seam.py`` 
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from jsonpath_ng.ext import parse as parse_json_path
 from moto.cloudwatch.models import CloudWatchBackend
+from moto.s3.exceptions import S3ClientError
+from moto.s3.models import S3Backend
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+from .limits import s3_key_too_long
 
 _original_start_execution = StepFunctionsParserBackend.start_execution
 
@@ -67,7 +74,40 @@ def _get_filtered_metrics(self: Any, metric_name: str, namespace: str, dimension
     return found
 
 
+class KeyTooLongError(S3ClientError):
+    """AWS refuses an object key over 1,024 bytes of UTF-8 (400 KeyTooLongError); moto 5.2.5 stores it."""
+
+    code = "KeyTooLongError"
+
+    def __init__(self) -> None:
+        super().__init__("Your key is too long")
+
+
+# The S3 backend methods that create a key, and the argument naming it. PutObject, POST object and
+# CompleteMultipartUpload all reach put_object; CopyObject and CreateMultipartUpload are refused
+# before they start.
+_KEY_WRITES = {"put_object": "key_name", "copy_object": "dest_key_name", "create_multipart_upload": "key_name"}
+_KEY_CHECK = "_localcloud_refuses_long_keys"  # marks a wrapped method, so install() is idempotent
+
+
+def _refusing_long_keys(method: Callable[..., Any], argument: str) -> Callable[..., Any]:
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if s3_key_too_long(signature.bind(self, *args, **kwargs).arguments[argument]):
+            raise KeyTooLongError()
+        return method(self, *args, **kwargs)
+
+    setattr(wrapper, _KEY_CHECK, True)
+    return wrapper
+
+
 def install() -> None:
+    for name, argument in _KEY_WRITES.items():
+        method = getattr(S3Backend, name)
+        if not getattr(method, _KEY_CHECK, False):
+            setattr(S3Backend, name, _refusing_long_keys(method, argument))
     CloudWatchBackend.get_filtered_metrics = _get_filtered_metrics  # type: ignore[method-assign]
     StepFunctionsParserBackend.start_execution = _start_execution  # type: ignore[method-assign]
     json_path.extract_json = _extract_json

@@ -55,3 +55,13 @@ def test_cloudwatch_names_the_local_cloud_uses_exist():
     assert "self.metric_data" in inspect.getsource(CloudWatchBackend.__init__)
     assert list(inspect.signature(CloudWatchBackend.get_filtered_metrics).parameters) == [
         "self", "metric_name", "namespace", "dimensions"]
+
+
+def test_s3_backend_methods_that_create_keys_take_the_key_argument_motofixes_checks():
+    # motofixes refuses keys over 1,024 bytes (KeyTooLongError) by wrapping these methods.
+    from moto.s3.models import S3Backend
+
+    from infra.localcloud.motofixes import _KEY_WRITES
+
+    for name, argument in _KEY_WRITES.items():
+        assert argument in inspect.signature(getattr(S3Backend, name)).parameters, name

@@ -133,7 +133,13 @@ class _StackDeployment:
             raise ProvisionError(f"{resource_type} {logical_id}: missing required property {exc}") from exc
 
         if old is not None and old["physical_id"] != result.physical_id and action == "created":
-            LOG.warning("%s %s replaced: %s left in place", resource_type, logical_id, old["physical_id"])
+            if provisioner.finds_by_recorded_id:
+                # `find` looked the recorded id up and it was gone: nothing was replaced or left
+                # behind. After a restart this is the rule (the control plane is not persisted).
+                LOG.info("%s %s: %s no longer exists; created %s", resource_type, logical_id,
+                         old["physical_id"], result.physical_id)
+            else:
+                LOG.warning("%s %s replaced: %s left in place", resource_type, logical_id, old["physical_id"])
         LOG.info("%-9s %s %s (%s)", action, resource_type, logical_id, result.physical_id)
         self.resolved[logical_id] = ResolvedResource(result.physical_id, dict(result.attributes))
         entry: dict[str, Any] = {

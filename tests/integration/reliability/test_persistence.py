@@ -76,6 +76,7 @@ def test_acknowledged_state_survives_kill_9_and_restart(tmp_path):
     try:
         s3, ddb, sfn, lam, logs = (cloud.client(s) for s in ("s3", "dynamodb", "stepfunctions", "lambda", "logs"))
         bucket, table = cloud.output("BucketName"), cloud.output("TableName")
+        api_before = cloud.physical("ServerlessHttpApi")
 
         # S3: versions with metadata, a delete marker, and a key that tries to climb out of the data dir.
         v1 = s3.put_object(Bucket=bucket, Key="models/m.onnx", Body=b"first", ContentType="application/x-onnx",
@@ -146,6 +147,10 @@ def test_acknowledged_state_survives_kill_9_and_restart(tmp_path):
         items = ddb.scan(TableName=table)["Items"]
         assert items == [{"pk": {"S": "counter"}, "sk": {"S": "c"}, "n": {"N": "2"}}]
         assert logs.filter_log_events(logGroupName=group, filterPattern=request_id)["events"]
+        # The redeploy creates the HTTP API anew (the control plane is not persisted): nothing of
+        # the old one is left in place, and the terminal does not say otherwise.
+        assert again.info["stack"]["resources"]["ServerlessHttpApi"]["physical_id"] != api_before
+        assert "left in place" not in again.terminal()
 
         assert _status(sfn, done) == "SUCCEEDED"
         assert _history(sfn, done) == done_history

@@ -84,6 +84,7 @@ def routes_from_openapi(body: Mapping[str, Any]) -> list[RouteSpec]:
 
 class ApiProvisioner(Provisioner):
     resource_type = "AWS::ApiGatewayV2::Api"
+    finds_by_recorded_id = True
     attributes = frozenset({"ApiEndpoint", "ApiId"})
     handled_properties = frozenset(
         {
@@ -297,6 +298,7 @@ class IntegrationProvisioner(Provisioner):
     """A standalone `AWS::ApiGatewayV2::Integration` (templates that do not use an OpenAPI body)."""
 
     resource_type = "AWS::ApiGatewayV2::Integration"
+    finds_by_recorded_id = True
     handled_properties = frozenset({"ApiId", *_INTEGRATION_SETTINGS})
 
     def _arguments(self, request: ResourceRequest) -> dict[str, Any]:

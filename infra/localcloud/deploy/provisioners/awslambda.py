@@ -177,6 +177,7 @@ class LayerVersionProvisioner(Provisioner):
     """Layer versions are immutable: any change publishes a new version, as CloudFormation does."""
 
     resource_type = "AWS::Lambda::LayerVersion"
+    finds_by_recorded_id = True
     attributes = frozenset({"LayerVersionArn"})
     handled_properties = frozenset(
         {
@@ -305,6 +306,7 @@ class VersionProvisioner(Provisioner):
     """A published, immutable snapshot of a function (SAM `AutoPublishAlias`)."""
 
     resource_type = "AWS::Lambda::Version"
+    finds_by_recorded_id = True
     attributes = frozenset({"Version", "FunctionArn"})
     handled_properties = frozenset({"FunctionName", "Description", "CodeSha256"})
 
@@ -383,6 +385,7 @@ class EventSourceMappingProvisioner(Provisioner):
     """Polls a queue or stream into a function (SAM `SQS`, `DynamoDB`, `Kinesis` events)."""
 
     resource_type = "AWS::Lambda::EventSourceMapping"
+    finds_by_recorded_id = True
     attributes = frozenset({"Id", "EventSourceMappingArn"})
     handled_properties = frozenset(
         {

@@ -76,6 +76,11 @@ class Provisioner(ABC):
     #: Properties that are applied; others are reported as ignored. None means all.
     handled_properties: ClassVar[frozenset[str] | None] = None
     naming: ClassVar[NameRule] = NameRule(None, 128)
+    #: `find` looks up the id the last deploy recorded (an id the service chose: an API id, a
+    #: mapping's UUID, a version number), so when it finds nothing, the recorded resource is gone.
+    #: Otherwise `find` looks up the template's name, and a different recorded id is a resource the
+    #: template renamed, which the local cloud leaves in place.
+    finds_by_recorded_id: ClassVar[bool] = False
 
     def __init__(self, clients: Clients) -> None:
         self.clients = clients

@@ -214,6 +214,7 @@ _SUBSCRIPTION_ATTRIBUTES = (
 
 class SubscriptionProvisioner(Provisioner):
     resource_type = "AWS::SNS::Subscription"
+    finds_by_recorded_id = True
     handled_properties = frozenset({"TopicArn", "Protocol", "Endpoint", "Region", *_SUBSCRIPTION_ATTRIBUTES})
 
     def fingerprint(self, properties: Mapping[str, Any]) -> dict[str, Any]:

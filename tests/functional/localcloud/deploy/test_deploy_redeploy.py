@@ -174,20 +174,45 @@ def test_removed_resource_is_left_in_place_with_a_warning(
     )
 
 
-def test_stale_record_after_a_cloud_reset_recreates_everything(cloud: Cloud, tmp_path: Path) -> None:
+def test_stale_record_after_a_cloud_reset_recreates_everything(
+    cloud: Cloud, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     template = FIXTURE_APP / "template.yaml"
-    deploy(template, endpoint_url=cloud.endpoint_url, stack_name="reset", state_dir=tmp_path)
+    first = deploy(template, endpoint_url=cloud.endpoint_url, stack_name="reset", state_dir=tmp_path)
     # moto keeps state in memory: `make up` after a restart sees an empty cloud and an old record.
     with urllib.request.urlopen(
         urllib.request.Request(f"{cloud.endpoint_url}/moto-api/reset", method="POST")
     ):
         pass
 
-    result = deploy(template, endpoint_url=cloud.endpoint_url, stack_name="reset", state_dir=tmp_path)
+    with caplog.at_level(logging.INFO, logger="localcloud.deploy"):
+        result = deploy(template, endpoint_url=cloud.endpoint_url, stack_name="reset", state_dir=tmp_path)
 
     assert set(result.changes.values()) == {"created"}
     routes = cloud.client("apigatewayv2").get_routes(ApiId=result.physical_id("ServerlessHttpApi"))["Items"]
     assert len(routes) == 3
+    # The API id is the service's choice, so the new API has a new one; the old API is gone, not kept.
+    old_api, new_api = first.physical_id("ServerlessHttpApi"), result.physical_id("ServerlessHttpApi")
+    assert old_api != new_api
+    assert "left in place" not in caplog.text
+    assert f"ServerlessHttpApi: {old_api} no longer exists; created {new_api}" in caplog.text
+
+
+def test_renamed_resource_is_replaced_and_the_old_one_left_in_place_with_a_warning(
+    cloud: Cloud, app_copy: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    original = app_copy.read_text()
+    named = "Resources:\n  NamedQueue:\n    Type: AWS::SQS::Queue\n    Properties: {QueueName: %s}\n\n"
+    app_copy.write_text(original.replace("Resources:\n", named % "before-rename", 1))
+    first = deploy(app_copy, endpoint_url=cloud.endpoint_url, stack_name="rename", state_dir=tmp_path)
+    app_copy.write_text(original.replace("Resources:\n", named % "after-rename", 1))
+
+    with caplog.at_level(logging.WARNING, logger="localcloud.deploy"):
+        second = deploy(app_copy, endpoint_url=cloud.endpoint_url, stack_name="rename", state_dir=tmp_path)
+
+    assert second.changes["NamedQueue"] == "created"
+    assert f"AWS::SQS::Queue NamedQueue replaced: {first.physical_id('NamedQueue')} left in place" in caplog.text
+    assert cloud.client("sqs").get_queue_url(QueueName="before-rename")
 
 
 def test_lost_record_adopts_existing_resources_instead_of_duplicating(cloud: Cloud, tmp_path: Path) -> None:

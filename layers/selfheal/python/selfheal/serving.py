@@ -185,9 +185,11 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's default handler echoes the input; NaN or Infinity there would make the 422 itself
-        # fail to serialise (a 500). Non-finite numbers are echoed as strings instead.
-        return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(exc.errors()))})
+        # FastAPI's default handler echoes each error's input: the 422 for a batch over the record limit
+        # carried the whole batch back. Only small inputs are echoed (loc, msg and type always are), and
+        # non-finite numbers as strings, since NaN or Infinity would make the 422 itself fail (a 500).
+        errors = [{k: v for k, v in err.items() if k != "input" or _small(v)} for err in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(errors))})
 
     @app.exception_handler(ModelUnavailableError)
     async def unavailable(request: Request, exc: ModelUnavailableError) -> JSONResponse:
@@ -202,6 +204,25 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
         return response
 
     return app
+
+
+MAX_ECHOED_INPUT = 1024  # about this many characters of JSON: a record is echoed in a 422, a batch is not
+
+
+def _small(value: Any, budget: int = MAX_ECHOED_INPUT) -> bool:
+    """Whether ``value`` as JSON is at most about ``budget`` characters, found without encoding it."""
+    pending = [value]
+    while pending:  # each step spends at least one unit of the budget, so a large value stops early
+        item = pending.pop()
+        if isinstance(item, dict | list | tuple):
+            budget -= 2 + 2 * len(item)  # brackets and separators; keys and values are counted as items
+            if budget >= 0:
+                pending.extend([*item.keys(), *item.values()] if isinstance(item, dict) else item)
+        else:
+            budget -= len(item) + 2 if isinstance(item, str) else len(str(item))
+        if budget < 0:
+            return False
+    return True
 
 
 def _finite(value: Any) -> Any:

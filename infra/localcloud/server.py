@@ -16,6 +16,7 @@ import requests
 from .asyncinvoke import AsyncInvoker
 from .emf import EmfExtractor
 from .endpoint import local_client
+from .logretention import RetentionSweeper
 from .logsink import LogSink
 from .runtime.pool import LambdaRuntime, RuntimeConfig
 from .runtime.spec import CodeStore
@@ -58,6 +59,7 @@ class LocalCloud:
         self.scheduler: Any = None
         self.logsink: LogSink | None = None
         self.persistence: Any = None
+        self.log_retention: RetentionSweeper | None = None
         self._stopped = threading.Event()
 
     def client(self, service: str) -> Any:
@@ -95,6 +97,7 @@ class LocalCloud:
             # Metrics are derived data: rebuilt from the EMF lines of the restored logs.
             self.persistence.replay_logs(metrics, cfg.region)
         self.logsink = LogSink(self._write_cloudwatch, metrics=metrics)
+        self.log_retention = RetentionSweeper(self._log_groups).start()
         worker = WorkerSettings(endpoint_url=cfg.endpoint_url, region=cfg.region, account_id=ACCOUNT_ID,
                                 use_awslambdaric=cfg.use_awslambdaric)
         from .faults import FaultInjector
@@ -167,6 +170,11 @@ class LocalCloud:
         if self.scheduler is not None:
             self.scheduler.reload()
 
+    def _log_groups(self) -> list[Any]:
+        from moto.logs.models import logs_backends
+
+        return list(logs_backends[ACCOUNT_ID][self.config.region].groups.values())
+
     def _write_cloudwatch(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
         from moto.logs.exceptions import ResourceAlreadyExistsException
         from moto.logs.models import logs_backends
@@ -221,6 +229,8 @@ class LocalCloud:
             self.gateway.stop()
         if self.runtime is not None:
             self.runtime.shutdown()
+        if self.log_retention is not None:
+            self.log_retention.stop()
         if self.logsink is not None:
             self.logsink.flush()
             self.logsink.close()

@@ -65,3 +65,17 @@ def test_s3_backend_methods_that_create_keys_take_the_key_argument_motofixes_che
 
     for name, argument in _KEY_WRITES.items():
         assert argument in inspect.signature(getattr(S3Backend, name)).parameters, name
+
+
+def test_cloudwatch_logs_names_the_retention_uses_exist():
+    # persistence/capture.py journals retention policies by these argument names; logretention.py
+    # deletes expired events through these attributes of moto's log groups and streams.
+    from moto.logs.models import LogEvent, LogGroup, LogsBackend, LogStream
+
+    assert list(inspect.signature(LogsBackend.put_retention_policy).parameters) == [
+        "self", "log_group_name", "retention_in_days"]
+    assert list(inspect.signature(LogsBackend.delete_retention_policy).parameters) == ["self", "log_group_name"]
+    for cls, attributes in ((LogGroup, ("retention_in_days", "streams")), (LogStream, ("events", "stored_bytes")),
+                            (LogEvent, ("timestamp", "message"))):
+        source = inspect.getsource(cls.__init__)
+        assert all(f"self.{name}" in source for name in attributes), cls.__name__

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from infra.localcloud.deploy import load_template
+from infra.localcloud.logretention import RETENTION_DAYS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -61,3 +62,16 @@ def test_state_machine_catches_domain_errors_by_class_name():
     for name in ("FixData", "Train", "Validate", "ChallengerPassed", "Promote", "SmokeTest", "Healthy", "Rollback",
                  "RecordRejection", "Quarantine"):
         assert name in states
+
+
+def test_every_function_logs_into_a_group_with_the_retention_parameter():
+    template = load_template(TEMPLATE)
+    resources = template["Resources"]
+    functions = {k for k, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    groups = {r["Properties"]["LogGroupName"]["Fn::Sub"]: r["Properties"]
+              for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"}
+    assert set(groups) == {f"/aws/lambda/${{{name}}}" for name in functions}
+    assert all(g["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
+    parameter = template["Parameters"]["LogRetentionDays"]
+    assert int(parameter["Default"]) == 14
+    assert tuple(int(v) for v in parameter["AllowedValues"]) == RETENTION_DAYS

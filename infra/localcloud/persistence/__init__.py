@@ -1,9 +1,10 @@
 """Persistence of the local cloud's data: what the API acknowledged survives kill -9 and a restart.
 
 Kept: S3 buckets with every object version and delete marker, DynamoDB tables and items,
-CloudWatch Logs, and Step Functions executions with their history. Not kept: the control plane
-(functions, state machines, APIs, rules, bucket notification settings), which `up` redeploys from
-the template on top of the restored data, and SQS messages.
+CloudWatch Logs with each group's retention policy (events past it are dropped at every start), and
+Step Functions executions with their history. Not kept: the control plane (functions, state
+machines, APIs, rules, bucket notification settings), which `up` redeploys from the template on top
+of the restored data, and SQS messages.
 
 Order at start: `restore_data()` before the deploy (the buckets and tables exist when the template
 is applied again), `restore_executions()` after it (the state machines exist again).
@@ -19,7 +20,7 @@ from pathlib import Path
 from . import capture
 from .executions import load_executions
 from .journal import Journal
-from .restore import State, compacted, fold, load_data, mark_interrupted
+from .restore import State, compacted, expire_logs, fold, load_data, mark_interrupted
 
 LOG = logging.getLogger("localcloud.persistence")
 
@@ -27,8 +28,9 @@ __all__ = ["Persistence"]
 
 
 class Persistence:
-    def __init__(self, data_dir: Path, *, fsync: bool = False) -> None:
+    def __init__(self, data_dir: Path, *, fsync: bool = False, clock: Callable[[], float] = time.time) -> None:
         self.data_dir = data_dir
+        self.clock = clock  # seconds since the epoch, like time.time: log retention is measured with it
         self.journal = Journal(data_dir, fsync=fsync)
         self.capture = capture.Capture(self.journal)
         self.state: State | None = None
@@ -41,6 +43,9 @@ class Persistence:
         try:
             state = fold(self.journal)
             self.interrupted = mark_interrupted(state)
+            expired = expire_logs(state, int(self.clock() * 1000))
+            if expired:
+                LOG.info("deleted %d log event(s) older than their log group's retention", expired)
             kept = self.journal.rewrite(compacted(state))
             load_data(state, self.journal, account_id)
         finally:

@@ -197,8 +197,18 @@ def _install_dynamodb() -> None:
 def _install_logs() -> None:
     from moto.logs.models import LogsBackend
 
-    def group(c: Capture, backend: Any, _: Any, a: dict[str, Any]) -> None:
-        c.note(lambda: {"k": "logs.group", "region": backend.region_name, "group": a["log_group_name"]})
+    def group(c: Capture, backend: Any, created: Any, a: dict[str, Any]) -> None:
+        # A new group has no retention policy unless it was created with one (moto's CloudFormation).
+        c.note(lambda: {"k": "logs.group", "region": backend.region_name, "group": a["log_group_name"],
+                        "retention": created.retention_in_days})
+
+    def retention(c: Capture, backend: Any, _: Any, a: dict[str, Any]) -> None:
+        c.note(lambda: {"k": "logs.retention", "region": backend.region_name, "group": a["log_group_name"],
+                        "retention": a["retention_in_days"]})
+
+    def retention_deleted(c: Capture, backend: Any, _: Any, a: dict[str, Any]) -> None:
+        c.note(lambda: {"k": "logs.retention", "region": backend.region_name, "group": a["log_group_name"],
+                        "retention": None})  # the group's events never expire again
 
     def events(c: Capture, backend: Any, _: Any, a: dict[str, Any]) -> None:
         batch = [[e["timestamp"], e["message"]] for e in a["log_events"]]
@@ -206,6 +216,8 @@ def _install_logs() -> None:
                         "stream": a["log_stream_name"], "events": batch})
 
     _after(LogsBackend, "create_log_group", group)
+    _after(LogsBackend, "put_retention_policy", retention)
+    _after(LogsBackend, "delete_retention_policy", retention_deleted)
     _after(LogsBackend, "put_log_events", events)
 
 

@@ -1,10 +1,11 @@
 """Folds the journal into the state it describes, loads that state into moto, and compacts.
 
 The fold keeps, per S3 key, every version and delete marker in order; per DynamoDB table, the last
-image of each item; per log stream, its events; per execution, its description and history. An
-execution that has no end record was running when the cloud died: it is loaded as FAILED with the
-cause "local cloud restarted" (and its history gets the matching ExecutionFailed event), and it
-can be redriven.
+image of each item; per log group, its retention policy and per stream its events (`expire_logs`
+then drops those past the retention, before the compaction); per execution, its description and
+history. An execution that has no end record was running when the cloud died: it is loaded as
+FAILED with the cause "local cloud restarted" (and its history gets the matching ExecutionFailed
+event), and it can be redriven.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..logretention import unexpired
 from .journal import CorruptBlobError, Journal
 
 LOG = logging.getLogger("localcloud.persistence")
@@ -51,6 +53,7 @@ class State:
     buckets: dict[str, Bucket] = field(default_factory=dict)
     tables: dict[tuple[str, str], Table] = field(default_factory=dict)
     logs: dict[tuple[str, str], dict[str, list[list[Any]]]] = field(default_factory=dict)
+    retention: dict[tuple[str, str], int] = field(default_factory=dict)  # log group -> RetentionInDays
     executions: dict[str, ExecutionState] = field(default_factory=dict)
     records: int = 0
 
@@ -115,8 +118,14 @@ def _apply_record(state: State, kind: str, r: dict[str, Any]) -> None:
             table.items[_item_key(table, r["item"])] = r["item"]
         else:
             table.items.pop(_item_key(table, r["key"]), None)
-    elif kind == "logs.group":
-        state.logs.setdefault((r["region"], r["group"]), {})
+    elif kind in ("logs.group", "logs.retention"):
+        group = (r["region"], r["group"])
+        state.logs.setdefault(group, {})
+        # "retention" is the group's policy from here on (None: none); older group records lack it.
+        if r.get("retention"):
+            state.retention[group] = int(r["retention"])
+        elif "retention" in r:
+            state.retention.pop(group, None)
     elif kind == "logs.events":
         streams = state.logs.setdefault((r["region"], r["group"]), {})
         streams.setdefault(r["stream"], []).extend(r["events"])
@@ -151,7 +160,8 @@ def compacted(state: State) -> list[dict[str, Any]]:
         out.append({"k": "ddb.table", "region": region, "table": name, "description": table.description})
         out.extend({"k": "ddb.put", "region": region, "table": name, "item": item} for item in table.items.values())
     for (region, group), streams in state.logs.items():
-        out.append({"k": "logs.group", "region": region, "group": group})
+        out.append({"k": "logs.group", "region": region, "group": group,
+                    "retention": state.retention.get((region, group))})
         out.extend({"k": "logs.events", "region": region, "group": group, "stream": s, "events": e}
                    for s, e in streams.items())
     for execution in state.executions.values():
@@ -185,6 +195,18 @@ def mark_interrupted(state: State, now: datetime | None = None) -> list[str]:
         LOG.warning("execution %s was running when the local cloud stopped: marked FAILED (%s)",
                     execution.arn, RESTART_CAUSE)
     return failed
+
+
+def expire_logs(state: State, now_ms: int) -> int:
+    """Drop the log events past their group's retention (in `state`; the compaction then drops them
+    from the journal). Returns how many were dropped; streams stay, even empty, as on AWS."""
+    dropped = 0
+    for group, days in state.retention.items():
+        for stream, events in state.logs.get(group, {}).items():
+            kept = unexpired(events, days, now_ms)
+            dropped += len(events) - len(kept)
+            state.logs[group][stream] = kept
+    return dropped
 
 
 # ---- loading into moto ---------------------------------------------------------------------------
@@ -256,6 +278,9 @@ def _load_logs(state: State, account_id: str) -> None:
         backend = logs_backends[account_id][region]
         if group not in backend.groups:
             backend.create_log_group(group, {})
+        if (region, group) in state.retention:
+            # moto annotates the days as str, but its API handler passes the request's JSON number on.
+            backend.put_retention_policy(group, state.retention[(region, group)])  # type: ignore[arg-type]
         for stream, events in streams.items():
             if stream not in backend.groups[group].streams:
                 backend.create_log_stream(group, stream)

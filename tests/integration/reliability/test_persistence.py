@@ -100,6 +100,14 @@ def test_acknowledged_state_survives_kill_9_and_restart(tmp_path):
         group = f"/aws/lambda/{info_fn}"
         wait_for(lambda: logs.filter_log_events(logGroupName=group, filterPattern=request_id)["events"],
                  message="the invocation's log lines in CloudWatch Logs")
+        # A log group with a one-day retention: its three-day-old event is deleted at the restart.
+        logs.create_log_group(logGroupName="/retention/one-day")
+        logs.put_retention_policy(logGroupName="/retention/one-day", retentionInDays=1)
+        logs.create_log_stream(logGroupName="/retention/one-day", logStreamName="s")
+        now_ms = int(time.time() * 1000)
+        logs.put_log_events(logGroupName="/retention/one-day", logStreamName="s", logEvents=[
+            {"timestamp": now_ms - 3 * 86_400_000, "message": "three days old"},
+            {"timestamp": now_ms, "message": "fresh"}])
         # Executions: one finished, one running when the cloud dies.
         done = sfn.start_execution(stateMachineArn=cloud.output("StateMachineArn"),
                                    input=json.dumps({"numbers": [4], "fail_odd": False}))["executionArn"]
@@ -147,6 +155,10 @@ def test_acknowledged_state_survives_kill_9_and_restart(tmp_path):
         items = ddb.scan(TableName=table)["Items"]
         assert items == [{"pk": {"S": "counter"}, "sk": {"S": "c"}, "n": {"N": "2"}}]
         assert logs.filter_log_events(logGroupName=group, filterPattern=request_id)["events"]
+        kept = logs.filter_log_events(logGroupName="/retention/one-day")["events"]
+        assert [e["message"] for e in kept] == ["fresh"]
+        assert logs.describe_log_groups(logGroupNamePrefix="/retention/one-day")["logGroups"][0][
+            "retentionInDays"] == 1
         # The redeploy creates the HTTP API anew (the control plane is not persisted): nothing of
         # the old one is left in place, and the terminal does not say otherwise.
         assert again.info["stack"]["resources"]["ServerlessHttpApi"]["physical_id"] != api_before

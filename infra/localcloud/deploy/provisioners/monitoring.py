@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import NameRule, Provisioned, Provisioner, ResourceRequest, pick, tags_to_dict, tags_to_list
+from botocore.exceptions import ClientError
+
+from .base import (
+    NameRule,
+    Provisioned,
+    Provisioner,
+    ResourceRequest,
+    error_code,
+    pick,
+    tags_to_dict,
+    tags_to_list,
+)
 
 
 class LogGroupProvisioner(Provisioner):
@@ -31,7 +42,17 @@ class LogGroupProvisioner(Provisioner):
         arguments: dict[str, Any] = {"logGroupName": name}
         if props.get("Tags"):
             arguments["tags"] = tags_to_dict(props["Tags"])
-        logs.create_log_group(**arguments)
+        try:
+            logs.create_log_group(**arguments)
+        except ClientError as exc:
+            # The local runtime creates `/aws/lambda/<function>` when the function first logs, which
+            # may happen between `find` and here; the group is then adopted and configured. (On AWS
+            # the stack would fail, as Lambda creates the group lazily too.)
+            if error_code(exc) != "ResourceAlreadyExistsException":
+                raise
+            if props.get("Tags"):
+                arn = request.arn("logs", f"log-group:{name}")
+                logs.tag_resource(resourceArn=arn, tags=tags_to_dict(props["Tags"]))
         if props.get("RetentionInDays") is not None:
             logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
         return self._provisioned(request, name)

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from infra.localcloud.deploy import StackResult, deploy
+from infra.localcloud.deploy.clients import Clients
+from infra.localcloud.deploy.provisioners import PROVISIONERS, ResourceRequest
 
 from .support import Cloud
 
@@ -271,3 +273,21 @@ def test_redeploy_is_unchanged_then_updates_what_changed(
     assert mapping["BatchSize"] == 7
     topic = cloud.client("sns").get_topic_attributes(TopicArn=changed.physical_id("Alerts"))["Attributes"]
     assert topic["DisplayName"] == "paging"
+
+
+def test_log_group_a_function_created_first_is_adopted_with_its_retention(cloud: Cloud) -> None:
+    # The runtime creates /aws/lambda/<function> when the function first logs, possibly between the
+    # deployer's lookup and its CreateLogGroup; the group is then configured, not an error.
+    logs = cloud.client("logs")
+    logs.create_log_group(logGroupName="/aws/lambda/early-Worker")
+    clients = Clients(endpoint_url=cloud.endpoint_url, region="us-east-1", session=cloud.session())
+    provisioner = PROVISIONERS["AWS::Logs::LogGroup"](clients)
+    request = ResourceRequest("WorkerLogs", "AWS::Logs::LogGroup",
+                              {"LogGroupName": "/aws/lambda/early-Worker", "RetentionInDays": "14"},
+                              stack_name="early", region="us-east-1", account_id="123456789012")
+
+    created = provisioner.create(request)
+
+    assert created.physical_id == "/aws/lambda/early-Worker"
+    groups = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/early-Worker")["logGroups"]
+    assert [g.get("retentionInDays") for g in groups] == [14]

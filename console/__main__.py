@@ -12,11 +12,17 @@ from pathlib import Path
 
 import uvicorn
 
-from console.api.deps import ConsoleState
-from console.api.metrics import collect
-from console.app import create_app
-from console.cloud import Cloud
-from console.metrics import DEFAULT_NAMESPACE, Pusher, redacted
+# The console starts retrainings through the selfheal layer's lock, cooldown and audit trail; the layer
+# is a folder of the repository (a Lambda layer), not an installed package.
+LAYER = Path(__file__).resolve().parents[1] / "layers" / "selfheal" / "python"
+if LAYER.is_dir() and str(LAYER) not in sys.path:
+    sys.path.append(str(LAYER))
+
+from console.api.deps import ConsoleState  # noqa: E402
+from console.api.metrics import collect  # noqa: E402
+from console.app import create_app  # noqa: E402
+from console.cloud import Cloud  # noqa: E402
+from console.metrics import DEFAULT_NAMESPACE, Pusher, redacted  # noqa: E402
 
 TOKEN_FILE = "console-token"
 log = logging.getLogger("console")

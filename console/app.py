@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from console.api import audit, drift, executions, functions, metrics, models, session
-from console.api.deps import ConsoleState
+from console.api.deps import ConsoleState, require_same_origin
 from console.cloud import CloudUnavailableError, unavailable
 
 STATIC = Path(__file__).parent / "static"
@@ -29,7 +29,9 @@ log = logging.getLogger("console")
 
 
 def create_app(state: ConsoleState, *, loopback: bool = True) -> FastAPI:
-    app = FastAPI(title="Self-healing pipeline console", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    # Every POST/PUT/DELETE, token or not (the unlock form too), must come from our own pages or a script.
+    app = FastAPI(title="Self-healing pipeline console", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+                  dependencies=[Depends(require_same_origin)])
     app.state.console = state
     for router in ROUTERS:
         app.include_router(router)

@@ -1,4 +1,8 @@
-"""Executions of every state machine: list, detail (graph + history), start, start again, redrive."""
+"""Executions of every state machine: list, detail (graph + history), start, start again, redrive.
+
+Starting the self-healing state machine is starting a retraining: it takes the lock and claims the
+cooldown as the drift function does, and is audited (``console.retraining``).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from console.api.deps import StateDep, TokenDep, decode_token, encode_token
 from console.asl import layout
 from console.history import summarise
+from console.retraining import ManualRetraining, ManualStart, RetrainingLimits, cooldown_end
+from selfheal.exceptions import CooldownActiveError, LockHeldError
 
 router = APIRouter(prefix="/api", tags=["executions"])
 
@@ -144,7 +150,22 @@ def execution(state: StateDep, arn: str) -> dict[str, Any]:
     }
 
 
-class StartRequest(BaseModel):
+class CooldownOverride(BaseModel):
+    """Start a retraining inside the cooldown: allowed, with a reason that goes to the audit trail."""
+
+    override_cooldown: bool = False
+    override_reason: str = Field("", max_length=500)
+
+    def override(self) -> str | None:
+        if not self.override_cooldown:
+            return None
+        if not self.override_reason.strip():
+            raise HTTPException(422, "overriding the cooldown needs an override_reason (it is written to the "
+                                     "audit trail)")
+        return self.override_reason.strip()
+
+
+class StartRequest(CooldownOverride):
     state_machine_arn: str | None = None
     input: str = "{}"
     name: str | None = None
@@ -154,15 +175,41 @@ class ExecutionRef(BaseModel):
     arn: str
 
 
-def _start(state: StateDep, machine: str, input_text: str, name: str | None) -> dict[str, Any]:
+class RestartRequest(ExecutionRef, CooldownOverride):
+    pass
+
+
+def _start(state: StateDep, machine: str, input_text: str, name: str | None, *, why: str,
+           override: str | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
     try:
         json.loads(input_text)
     except ValueError as exc:
         raise HTTPException(400, f"the input is not valid JSON: {exc}") from exc
-    kwargs: dict[str, Any] = {"stateMachineArn": machine, "input": input_text}
-    kwargs["name"] = name or f"console-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    resp = state.cloud.client("stepfunctions").start_execution(**kwargs)
-    return {"arn": resp["executionArn"], "start": _iso(resp.get("startDate"))}
+    name = name or f"console-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    sfn = state.cloud.client("stepfunctions")
+    table = state.output("StateTableName", "StateTable")
+    if machine != state.output("StateMachineArn", "SelfHealingStateMachine") or not table:
+        # Not a retraining (another state machine), or no state table to hold a lock: a plain start.
+        resp = sfn.start_execution(stateMachineArn=machine, name=name, input=input_text)
+        return {"arn": resp["executionArn"], "start": _iso(resp.get("startDate"))}
+    limits = RetrainingLimits.from_env(state.function_env("DriftFunction"))
+    run = ManualStart(machine_arn=machine, name=name, input=input_text, why=why, override_reason=override,
+                      details={"source": "console", "trigger": _trigger(input_text), **(details or {})})
+    try:
+        started = ManualRetraining(state.cloud.client("dynamodb"), sfn, table, clock=state.clock).start(run, limits)
+    except LockHeldError as err:
+        raise HTTPException(409, {"error": "lock_held", "holder": err.details.get("holder"),
+                                  "message": f"another retraining is running ({err}); start this one once "
+                                             "it has finished"}) from err
+    except CooldownActiveError as err:
+        end = cooldown_end(err)
+        raise HTTPException(409, {
+            "error": "cooldown_active", "cooldown_ends": end, "cooldown_hours": limits.cooldown_hours,
+            "last_started": err.details.get("last_started"),
+            "message": f"the retraining cooldown ({limits.cooldown_hours:g} h) is active until {end}: the last "
+                       f"retraining started at {err.details.get('last_started')}. Wait until then, or override "
+                       "the cooldown with a reason (override_cooldown, override_reason), which is audited"}) from err
+    return {"arn": started["arn"], "cooldown_overridden": override is not None, "audit": started["audit"]}
 
 
 @router.post("/executions")
@@ -170,15 +217,18 @@ def start_execution(body: StartRequest, state: StateDep, _: TokenDep) -> dict[st
     machine = body.state_machine_arn or state.output("StateMachineArn", "SelfHealingStateMachine")
     if not machine:
         raise HTTPException(400, "no state machine given and the stack has none")
-    return _start(state, machine, body.input, body.name)
+    return _start(state, machine, body.input, body.name, why="started from the console", override=body.override())
 
 
 @router.post("/execution/restart")
-def start_again(body: ExecutionRef, state: StateDep, _: TokenDep) -> dict[str, Any]:
+def start_again(body: RestartRequest, state: StateDep, _: TokenDep) -> dict[str, Any]:
     """A new execution with the same input (execution names are unique, so a new name)."""
+    override = body.override()
     desc = _describe(state, body.arn)
     name = f"{desc['name'][:60]}-again-{uuid.uuid4().hex[:6]}"
-    return _start(state, desc["stateMachineArn"], desc.get("input") or "{}", name)
+    return _start(state, desc["stateMachineArn"], desc.get("input") or "{}", name, override=override,
+                  why=f"started again from the console (same input as {desc['name']})",
+                  details={"started_again_from": body.arn})
 
 
 @router.post("/execution/redrive")

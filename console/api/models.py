@@ -1,5 +1,8 @@
 """Model versions from the S3 registry, the production alias, and promote/rollback via PromoteFunction.
 
+Promoting a version Validate rejected is refused unless the request overrides the rejection with a
+reason; the reason travels to PromoteFunction, whose audit item (and the alias history) then says so.
+
 The registry layout is a product contract (see ``selfheal.registry``)::
 
     models/<model>/vNNNN/manifest.json       immutable, written last: a version without it is incomplete
@@ -17,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from console.api.deps import StateDep, TokenDep
 
@@ -119,6 +122,8 @@ def models(state: StateDep, model: str | None = None) -> dict[str, Any]:
 class PromoteRequest(BaseModel):
     version: str
     reason: str = "promoted from the console"
+    override: bool = False  # promote a version Validate rejected; needs override_reason
+    override_reason: str = Field("", max_length=500)
 
 
 class RollbackRequest(BaseModel):
@@ -139,12 +144,38 @@ def _invoke_promote(state: StateDep, payload: dict[str, Any]) -> dict[str, Any]:
     return body if isinstance(body, dict) else {"result": body}
 
 
+def _rejection(state: StateDep, version: str) -> str | None:
+    """Why Validate rejected ``version`` (of the model PromoteFunction moves), or ``None`` if it is not rejected."""
+    name = state.function_env("PromoteFunction", "PromoteFunctionName").get("MODEL_NAME") or state.model_name \
+        or DEFAULT_MODEL
+    s3, bucket, prefix = state.cloud.client("s3"), _bucket(state), f"models/{name}/"
+    mark = _get_json(s3, bucket, f"{prefix}status/{version}.json")
+    if not mark:
+        return None
+    alias = _get_json(s3, bucket, f"{prefix}aliases/production.json")
+    if status_of(version, alias, {version: mark}) != "rejected":
+        return None
+    return str(mark.get("reason") or "validation failed")
+
+
 @router.post("/models/promote")
 def promote(body: PromoteRequest, state: StateDep, _: TokenDep) -> dict[str, Any]:
     if not _VERSION.match(body.version):
         raise HTTPException(400, f"invalid version {body.version!r}")
-    return _invoke_promote(state, {"action": "promote", "version": body.version, "reason": body.reason,
-                                   "execution_arn": None})
+    reason = body.reason
+    rejected = _rejection(state, body.version)
+    if rejected is not None:
+        override = body.override_reason.strip() if body.override else ""
+        if not override:
+            raise HTTPException(409, {
+                "error": "version_rejected", "version": body.version, "rejected_because": rejected,
+                "message": f"{body.version} was rejected by Validate: {rejected}. Promoting it anyway is an "
+                           "override of that rejection: send override: true and an override_reason, which "
+                           "the audit trail records"})
+        reason = f"{reason}; overrides the rejection [{rejected}]: {override}"
+    result = _invoke_promote(state, {"action": "promote", "version": body.version, "reason": reason,
+                                     "execution_arn": None})
+    return {**result, "overrode_rejection": rejected}
 
 
 @router.post("/models/rollback")

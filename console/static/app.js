@@ -73,10 +73,13 @@ const jsonBlock = (value, cls = "") => h("pre", { class: `json ${cls}` },
   typeof value === "string" && !value.trim().match(/^[[{]/) ? value : JSON.stringify(deepParse(value), null, 2));
 
 // ---- API -----------------------------------------------------------------------------------
+// A refusal the user can act on (a rejected version, an active cooldown) has a detail object with a
+// message and the facts a follow-up dialog shows; other errors have a detail string.
 class ApiError extends Error {
   constructor(status, body) {
-    super(body && body.detail ? (typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail)) : `HTTP ${status}`);
-    this.status = status; this.body = body || {};
+    const d = body ? body.detail : null;
+    super(typeof d === "string" ? d : d && typeof d.message === "string" ? d.message : d ? JSON.stringify(d) : `HTTP ${status}`);
+    this.status = status; this.body = body || {}; this.detail = d && typeof d === "object" && !Array.isArray(d) ? d : {};
   }
 }
 async function api(path, { method = "GET", body } = {}) {
@@ -108,13 +111,16 @@ function toast(message, isError = false) {
   t.textContent = message; t.className = isError ? "toast error" : "toast"; t.hidden = false;
   clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, isError ? 9000 : 4000);
 }
-function confirmModal(title, body, okText = "Confirm") {
+// valid(): the OK button stays disabled until it returns true (a required reason, say).
+function confirmModal(title, body, okText = "Confirm", { valid } = {}) {
   return new Promise((resolve) => {
-    const m = $("#modal");
+    const m = $("#modal"), box = $("#modal-body");
     $("#modal-title").textContent = title;
-    $("#modal-body").replaceChildren(...[body].flat());
+    box.replaceChildren(...[body].flat().filter((c) => c));
     const ok = $("#modal-ok"); ok.textContent = okText;
-    const done = (v) => { m.hidden = true; ok.onclick = null; $("#modal-cancel").onclick = null; document.onkeydown = null; resolve(v); };
+    const check = () => { ok.disabled = valid ? !valid() : false; };
+    check(); box.oninput = check;
+    const done = (v) => { m.hidden = true; ok.onclick = null; ok.disabled = false; box.oninput = null; $("#modal-cancel").onclick = null; document.onkeydown = null; resolve(v); };
     ok.onclick = () => done(true);
     $("#modal-cancel").onclick = () => done(false);
     document.onkeydown = (e) => { if (e.key === "Escape") done(false); };
@@ -147,9 +153,12 @@ function renderAuth(authorized) {
   } }, h("span", { class: "pill", id: "auth-state", "data-authorized": "false", title: "Promote, roll back and start need the token printed by make up" }, "read-only"), input, h("button", { class: "btn small", type: "submit" }, "Unlock"));
   fill(el, form);
 }
-async function act(label, fn) {
+// recover(error): for a refusal the user may override, the follow-up (a dialog, then a retry); null otherwise.
+async function act(label, fn, recover) {
   try { const r = await fn(); toast(`${label}: done`); return r; }
   catch (e) {
+    const followUp = recover ? recover(e) : null;
+    if (followUp) return followUp;
     if (e.status === 403) toast(`${label}: ${e.message}`, true);
     else toast(`${label} failed: ${e.message}`, true);
     return null;
@@ -263,8 +272,24 @@ async function startDialog(machines) {
     h("div", { class: "field" }, h("span", {}, "Input (JSON)"), editor.el)], "Start");
   if (!ok) return;
   if (!editor.check()) { toast("The input is not valid JSON; nothing was started.", true); return; }
-  const r = await act("Start execution", () => api("/api/executions", { method: "POST", body: { state_machine_arn: select.value, input: editor.area.value, name: name.value || null } }));
+  const r = await startRetraining("Start execution", "/api/executions", { state_machine_arn: select.value, input: editor.area.value, name: name.value || null });
   if (r) go("execution", { arn: r.arn });
+}
+// Starting the self-healing state machine is a retraining: it takes the lock and the cooldown as the
+// drift function does. Inside the cooldown the API refuses (409); the user may override it, with a reason.
+function startRetraining(label, path, body) {
+  return act(label, () => api(path, { method: "POST", body }), (e) =>
+    e.status === 409 && e.detail.error === "cooldown_active" && !body.override_cooldown ? overrideCooldown(label, path, body, e.detail) : null);
+}
+async function overrideCooldown(label, path, body, refusal) {
+  const reason = h("input", { type: "text", id: "cooldown-override-reason", placeholder: "Why retrain inside the cooldown? (required)" });
+  const ok = await confirmModal("The retraining cooldown is active", [
+    h("div", { class: "notice", id: "cooldown-refusal" }, h("span", { class: "err" }, "Not started. "), refusal.message),
+    h("p", {}, `The next retraining may start at ${fmtTime(refusal.cooldown_ends)}. Overriding starts it now; the cooldown then runs again from now, and the override and its reason go to the audit trail.`),
+    h("label", { class: "field" }, h("span", {}, "Why override the cooldown? (recorded in the audit trail)"), reason)],
+    "Override the cooldown and start", { valid: () => reason.value.trim() !== "" });
+  if (!ok) return null;
+  return act(label, () => api(path, { method: "POST", body: { ...body, override_cooldown: true, override_reason: reason.value.trim() } }));
 }
 
 // ---- one execution -------------------------------------------------------------------------
@@ -284,7 +309,7 @@ async function viewExecution(view, params) {
   function drawHead() {
     const finished = data.status !== "RUNNING";
     const again = h("button", { class: "btn", id: "start-again", onclick: async () => {
-      const r = await act("Start again", () => api("/api/execution/restart", { method: "POST", body: { arn } }));
+      const r = await startRetraining("Start again", "/api/execution/restart", { arn });
       if (r) go("execution", { arn: r.arn });
     } }, "Start again with the same input");
     const redrive = h("button", { class: "btn", id: "redrive", onclick: async () => {
@@ -446,14 +471,24 @@ async function viewModels(view) {
     const r = await act("Rollback", () => api("/api/models/rollback", { method: "POST", body: { reason: reason.value } }));
     if (r) await load();
   }
-  async function promote(v) {
+  // A version Validate rejected is promoted only as an explicit override, with its own reason.
+  async function promote(v, rejected = v.status === "rejected" ? v.status_reason || "validation failed" : null) {
     const reason = h("input", { type: "text", id: "action-reason", value: `promoted ${v.version} from the console` });
-    const ok = await confirmModal(`Promote ${v.version} to production?`, [
+    const override = h("input", { type: "text", id: "override-reason", placeholder: "Why promote it anyway? (required)" });
+    const ok = await confirmModal(rejected ? `Override the rejection of ${v.version}?` : `Promote ${v.version} to production?`, [
+      rejected ? h("div", { class: "notice", id: "rejection" }, h("span", { class: "err" }, `Validate rejected ${v.version}: `), h("span", { id: "rejection-reason" }, rejected)) : null,
       h("p", {}, `Production moves from ${data.alias ? data.alias.version : "none"} to ${v.version} (R² ${fmtNum(v.metrics.r2)}, RMSE ${fmtNum(v.metrics.rmse)}).`),
-      h("label", { class: "field" }, h("span", {}, "Reason (recorded in the audit trail)"), reason)], "Promote");
-    if (!ok) return;
-    const r = await act(`Promote ${v.version}`, () => api("/api/models/promote", { method: "POST", body: { version: v.version, reason: reason.value } }));
+      rejected ? h("label", { class: "field" }, h("span", {}, "Why override the rejection? (recorded in the audit trail, with the rejection)"), override) : null,
+      h("label", { class: "field" }, h("span", {}, "Reason (recorded in the audit trail)"), reason)],
+    rejected ? "Override and promote" : "Promote", { valid: () => !rejected || override.value.trim() !== "" });
+    if (!ok) return null;
+    const body = { version: v.version, reason: reason.value };
+    if (rejected) Object.assign(body, { override: true, override_reason: override.value.trim() });
+    // Rejected since this page loaded: the API refuses, and the dialog asks again with the rejection.
+    const r = await act(`Promote ${v.version}`, () => api("/api/models/promote", { method: "POST", body }),
+      (e) => (e.status === 409 && e.detail.rejected_because && !rejected ? promote(v, e.detail.rejected_because) : null));
     if (r) await load();
+    return r;
   }
   await load();
   poll(view, 5000, load);

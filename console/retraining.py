@@ -1,0 +1,101 @@
+"""A self-healing execution started by hand, under the drift function's lock and cooldown.
+
+The drift function (``selfheal.flows.monitor.start_retraining``) takes the retraining lock, claims the
+cooldown, starts the state machine and audits ``retrain_started``. A person starting one from the
+console goes through the same layer classes in the same order, so the execution's Finish state
+releases the lock as it does for any run, and the audit trail says who started what and why.
+
+The cooldown may be overridden, with a reason that is audited; the override restarts the window, as
+any start does. The lock may not: two retrainings at once would race for the production alias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from selfheal.audit import AuditAction, AuditTrail
+from selfheal.clock import Clock, isoformat, utc_now
+from selfheal.config import Settings
+from selfheal.exceptions import CooldownActiveError
+from selfheal.locks import Cooldown, RetrainingLock
+
+AwsClient = Any  # botocore builds client classes at runtime
+
+
+@dataclass(frozen=True)
+class RetrainingLimits:
+    """The cooldown and lock lease the drift function runs with (template parameters)."""
+
+    cooldown_hours: float = Settings.cooldown_hours
+    lock_lease_seconds: float = Settings.lock_lease_seconds
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RetrainingLimits:
+        """From the drift function's ``COOLDOWN_HOURS``/``LOCK_LEASE_SECONDS``; the layer's defaults otherwise."""
+        return cls(cooldown_hours=float(env.get("COOLDOWN_HOURS") or cls.cooldown_hours),
+                   lock_lease_seconds=float(env.get("LOCK_LEASE_SECONDS") or cls.lock_lease_seconds))
+
+
+def cooldown_end(err: CooldownActiveError) -> str | None:
+    """When the active cooldown lets the next retraining start (ISO-8601 UTC)."""
+    last, hours = err.details.get("last_started"), err.details.get("cooldown_hours")
+    if not last or hours is None:
+        return None
+    return isoformat(datetime.fromisoformat(last) + timedelta(hours=float(hours)))
+
+
+@dataclass(frozen=True)
+class ManualStart:
+    """One start from the console: what it runs, and what the audit item says about it."""
+
+    machine_arn: str
+    name: str  # the execution's name, also the lock's owner (Finish releases the lock by name)
+    input: str
+    why: str  # "started again from the console (same input as ...)"
+    override_reason: str | None = None  # set: start even inside the cooldown, and say why
+    details: Mapping[str, Any] | None = None
+
+
+class ManualRetraining:
+    """Start the self-healing state machine as the drift function does: lock, cooldown, start, audit.
+
+    ``LockHeldError`` and ``CooldownActiveError`` (the latter only without an override) propagate
+    with nothing started and the lock released.
+    """
+
+    def __init__(self, dynamodb: AwsClient, stepfunctions: AwsClient, table: str, *,
+                 clock: Clock = utc_now) -> None:
+        self._sfn = stepfunctions
+        self.lock = RetrainingLock(dynamodb, table, clock=clock)
+        self.cooldown = Cooldown(dynamodb, table, clock=clock)
+        self.audit = AuditTrail(dynamodb, table, clock=clock)
+
+    def start(self, run: ManualStart, limits: RetrainingLimits) -> dict[str, Any]:
+        self.lock.acquire(run.name, limits.lock_lease_seconds)
+        overridden: CooldownActiveError | None = None
+        try:
+            try:
+                self.cooldown.claim(limits.cooldown_hours, reason=run.why)
+            except CooldownActiveError as err:
+                if not run.override_reason:
+                    raise
+                overridden = err
+                # The overriding start is the latest start: the next automatic one waits a full window.
+                self.cooldown.claim(0, reason=f"{run.why}; cooldown overridden: {run.override_reason}")
+            arn = self._sfn.start_execution(stateMachineArn=run.machine_arn, name=run.name,
+                                            input=run.input)["executionArn"]
+        except Exception:
+            self.lock.release(run.name)  # never leave the lock behind a start that did not happen
+            raise
+        reason, details = run.why, {**(run.details or {}), "cooldown_overridden": overridden is not None}
+        if overridden is not None:
+            end = cooldown_end(overridden)
+            reason += (f"; the cooldown ({limits.cooldown_hours:g} h, active until {end}) was overridden: "
+                       f"{run.override_reason}")
+            details.update(override_reason=run.override_reason, cooldown_ends=end,
+                           cooldown_last_started=overridden.details.get("last_started"))
+        item = self.audit.record(AuditAction.RETRAIN_STARTED, reason, execution_arn=arn, details=details)
+        return {"arn": arn, "audit": item}

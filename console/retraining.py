@@ -19,7 +19,7 @@ from typing import Any
 from selfheal.audit import AuditAction, AuditTrail
 from selfheal.clock import Clock, isoformat, utc_now
 from selfheal.config import Settings
-from selfheal.exceptions import CooldownActiveError
+from selfheal.exceptions import CooldownActiveError, LockHeldError
 from selfheal.locks import Cooldown, RetrainingLock
 
 AwsClient = Any  # botocore builds client classes at runtime
@@ -63,7 +63,7 @@ class ManualRetraining:
     """Start the self-healing state machine as the drift function does: lock, cooldown, start, audit.
 
     ``LockHeldError`` and ``CooldownActiveError`` (the latter only without an override) propagate
-    with nothing started and the lock released.
+    with nothing started and the lock released; each refusal is audited (``retrain_skipped_*``).
     """
 
     def __init__(self, dynamodb: AwsClient, stepfunctions: AwsClient, table: str, *,
@@ -74,13 +74,23 @@ class ManualRetraining:
         self.audit = AuditTrail(dynamodb, table, clock=clock)
 
     def start(self, run: ManualStart, limits: RetrainingLimits) -> dict[str, Any]:
-        self.lock.acquire(run.name, limits.lock_lease_seconds)
+        try:
+            self.lock.acquire(run.name, limits.lock_lease_seconds)
+        except LockHeldError as err:
+            self.audit.record(AuditAction.RETRAIN_SKIPPED_LOCK, f"{run.why}: refused, another retraining is "
+                              f"running: {err}", details={**(run.details or {}), "manual": True})
+            raise
         overridden: CooldownActiveError | None = None
         try:
             try:
                 self.cooldown.claim(limits.cooldown_hours, reason=run.why)
             except CooldownActiveError as err:
                 if not run.override_reason:
+                    # A refusal is a decision too: audited, as the drift function audits its own.
+                    self.audit.record(AuditAction.RETRAIN_SKIPPED_COOLDOWN,
+                                      f"{run.why}: refused, the cooldown ({limits.cooldown_hours:g} h) is active "
+                                      f"until {cooldown_end(err)}",
+                                      details={**(run.details or {}), "manual": True, **err.details})
                     raise
                 overridden = err
                 # The overriding start is the latest start: the next automatic one waits a full window.

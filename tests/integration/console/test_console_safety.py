@@ -206,6 +206,8 @@ def test_start_again_inside_the_cooldown_is_refused_naming_its_end(console: Cons
     assert after == runs, "a refused start started nothing"
     assert not [a for a in audit(console, "retrain_started") if a["sk"] not in seen]
     assert lock_holder(console) is None, "a refused start leaves the lock free"
+    refusal = audit(console, "retrain_skipped_cooldown")[0]
+    assert "started again from the console" in refusal["reason"] and end in refusal["reason"]
 
 
 def test_start_again_overriding_the_cooldown_is_audited_with_the_reason(console: Console, failed_run) -> None:

@@ -1,12 +1,13 @@
 """DriftFunction: S3 trigger on incoming/*.csv. Checks drift and degradation; may start retraining.
 
+Each object version is checked once, however often S3 delivers its event (selfheal/idempotency.py).
 On its schedule (event ``{"mode": "drain"}``) it starts a retraining for deferred batches."""
 
 import logging
-from urllib.parse import unquote_plus
 
 from selfheal.context import Context
-from selfheal.flows.monitor import check_upload, drain_pending
+from selfheal.flows.monitor import check_delivery, drain_pending
+from selfheal.idempotency import ObjectVersion
 
 logging.getLogger().setLevel(logging.INFO)
 CTX = Context.from_env(services=("stepfunctions",), require=("state_machine_arn",))
@@ -17,7 +18,8 @@ def handler(event, context):
         return drain_pending(CTX)
     results = []
     for record in event.get("Records", []):
-        s3 = record["s3"]
-        # S3 event keys are URL-encoded (spaces arrive as '+').
-        results.append(check_upload(CTX, bucket=s3["bucket"]["name"], key=unquote_plus(s3["object"]["key"])))
+        # The claim lasts as long as this invocation can (its request id is kept by Lambda's retries).
+        lease = max(context.get_remaining_time_in_millis() / 1000, 1.0)
+        results.append(check_delivery(CTX, ObjectVersion.from_s3_record(record), owner=context.aws_request_id,
+                                      lease_seconds=lease))
     return {"results": results}

@@ -193,7 +193,7 @@ EXPECTED: dict[str, set[Grant]] = {
         | _g("dynamodb:PutItem", [TABLE], AUDIT)
         | _g("dynamodb:DeleteItem", [TABLE], LOCK)
     ),
-    # check_upload / start_retraining / the deferred-batch drain.
+    # check_delivery / check_upload / start_retraining / the deferred-batch drain.
     "DriftFunction": (
         _g("s3:GetObject", [f"{DATA}/incoming/*", f"{DATA}/reference/*", f"{DATA}/quarantine/*", f"{MODEL}/*"])
         | _g("s3:PutObject", [f"{DATA}/quarantine/*", f"{DATA}/reports/*"])
@@ -202,6 +202,9 @@ EXPECTED: dict[str, set[Grant]] = {
         | _g("dynamodb:GetItem", [TABLE], ("LOCK#retraining", "COOLDOWN#retraining"))
         | _g("dynamodb:DeleteItem", [TABLE], LOCK)
         | _g("dynamodb:Query", [TABLE], ("PENDING",))
+        # One check per S3 object version: claim, complete (PutItem) and release (DeleteItem).
+        | _g("dynamodb:PutItem", [TABLE], ("DRIFT_SEEN",))
+        | _g("dynamodb:DeleteItem", [TABLE], ("DRIFT_SEEN",))
         | _g("states:StartExecution", ["${SelfHealingStateMachine}"])
         # Is the lock's holder execution still running? (Justified wildcard: execution names.)
         | _g("states:DescribeExecution",

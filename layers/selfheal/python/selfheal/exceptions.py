@@ -98,6 +98,12 @@ class CooldownActiveError(SelfHealError):
     reason = "cooldown"
 
 
+class DuplicateDeliveryError(SelfHealError):
+    """An S3 event for an object version that was checked, or is being checked, already."""
+
+    reason = "duplicate_delivery"
+
+
 class ConfigError(SelfHealError):
     """Configuration (environment) is missing or invalid; raised once, at cold start."""
 

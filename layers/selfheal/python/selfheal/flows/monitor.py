@@ -1,8 +1,9 @@
 """The drift trigger: every upload to ``incoming/`` is checked, and may start a retraining.
 
-Decision order: unreadable → quarantine (no training); drift (Evidently) or a worse production RMSE
-on a labelled batch → retrain, unless the lock is held or the cooldown is active, in which case the
-batch is deferred to the next retraining. Every decision is audited with its reason.
+Decision order: a repeated delivery of an object version already checked → skipped
+(``selfheal.idempotency``); unreadable → quarantine (no training); drift (Evidently) or a worse
+production RMSE on a labelled batch → retrain, unless the lock is held or the cooldown is active, in
+which case the batch is deferred to the next retraining. Every decision is audited with its reason.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from selfheal.drift import detect_drift, report_key
 from selfheal.exceptions import (
     CooldownActiveError,
     DataQualityError,
+    DuplicateDeliveryError,
     LockHeldError,
     ModelLoadError,
     ModelNotFoundError,
 )
 from selfheal.flows.keys import REFERENCE_KEY
 from selfheal.flows.quarantine import quarantine_batch
+from selfheal.idempotency import DeliveryLedger, ObjectVersion
 from selfheal.inference import OnnxModel
 from selfheal.metrics import regression_metrics
 from selfheal.monitoring import degradation_check
@@ -40,6 +43,35 @@ logger = logging.getLogger(__name__)
 
 # How long a lock holder may take between taking the lock and starting its execution.
 START_GRACE_SECONDS = 120.0
+
+
+def check_delivery(ctx: Context, obj: ObjectVersion, *, owner: str, lease_seconds: float) -> dict[str, Any]:
+    """Check one delivered upload unless this object version was checked (or is being checked) already.
+
+    ``owner`` is the invocation's request id and ``lease_seconds`` its remaining time: the claim
+    rules in ``selfheal.idempotency`` make sure the retry of a failed delivery is checked, never
+    skipped. A skipped duplicate is audited with the reason and returns decision ``"duplicate"``.
+    """
+    if obj.version is None:
+        logger.warning("%s: the event has no versionId, sequencer or eTag; checked without duplicate detection",
+                       obj.uri)
+        return check_upload(ctx, bucket=obj.bucket, key=obj.key)
+    ledger = DeliveryLedger(ctx.dynamodb, ctx.settings.state_table, clock=ctx.clock)
+    try:
+        ledger.claim(obj, owner=owner, lease_seconds=lease_seconds)
+    except DuplicateDeliveryError as err:
+        logger.info("%s", err)
+        ctx.audit.record(AuditAction.DUPLICATE_DELIVERY, str(err), details=err.details)
+        return {"decision": "duplicate", "key": obj.key, "reason": err.reason, "message": str(err)}
+    try:
+        result = check_upload(ctx, bucket=obj.bucket, key=obj.key)
+    except BaseException:  # re-raised: also SystemExit, when the runtime shuts down mid-check
+        # Lambda retries the failed event; the retry must find the version unclaimed. (A delivery
+        # killed before it gets here is covered by the owner and lease rules.)
+        ledger.release(obj, owner=owner)
+        raise
+    ledger.complete(obj, owner=owner, decision=result["decision"])
+    return result
 
 
 def check_upload(ctx: Context, *, bucket: str, key: str) -> dict[str, Any]:

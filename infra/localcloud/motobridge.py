@@ -16,11 +16,13 @@ async invoker instead, so PutObject returns at once and failures are retried and
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import logging
 import threading
+import time
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote_plus
 
 import moto.events.notifications as events_notifications
 import moto.s3.notifications as s3_notifications
@@ -227,7 +229,6 @@ class MotoLambdaBridge:
             raise RuntimeError("moto tried to run a Lambda in Docker; the local cloud seam has moved")
 
         def s3_notify(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-            _aws_encode_keys(event_body)
             try:
                 bridge.submit_async(fn_arn, json.dumps(event_body).encode(), source="s3")
             except Exception:  # noqa: BLE001 - S3 must still accept the PUT (as on AWS); the failure is logged
@@ -242,16 +243,31 @@ class MotoLambdaBridge:
         LambdaFunction.invoke = invoke  # type: ignore[method-assign]
         LambdaFunction._invoke_lambda = docker_path  # type: ignore[method-assign]
         s3_notifications._invoke_awslambda = s3_notify
+        s3_notifications._get_s3_event = _aws_s3_event
         events_notifications._invoke_lambda = events_notify
 
 
-def _aws_encode_keys(event_body: Any) -> None:
-    # AWS URL-encodes the object key in S3 events like a form value: spaces become '+', '/' stays.
-    # moto 5.2.5 percent-encodes '/' too ("incoming%2Fa.csv"), which no AWS-written handler decodes.
-    for record in (event_body or {}).get("Records", []):
+_MOTO_GET_S3_EVENT = s3_notifications._get_s3_event
+_sequencer = itertools.count(time.time_ns())
+
+
+def _aws_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
+    """moto's S3 event record, completed as AWS writes it (for Lambda, SQS and SNS targets alike).
+
+    - the key is URL-encoded like a form value (spaces become '+', '/' stays); moto 5.2.5
+      percent-encodes '/' too ("incoming%2Fa.csv"), which no AWS-written handler decodes;
+    - ``versionId`` when the bucket is versioned, and a ``sequencer`` that grows with each event:
+      consumers deduplicate at-least-once deliveries on them (moto sends neither).
+    """
+    body: dict[str, Any] = _MOTO_GET_S3_EVENT(event_name, bucket, key, notification_id)
+    for record in body.get("Records", []):
         obj = record.get("s3", {}).get("object", {})
-        if "key" in obj:
-            obj["key"] = quote_plus(unquote_plus(obj["key"]), safe="/")
+        obj["key"] = quote_plus(key.name, safe="/")
+        version = getattr(key, "version_id", None)
+        if version and version != "null":
+            obj["versionId"] = version
+        obj["sequencer"] = f"{next(_sequencer):018X}"
+    return body
 
 
 class _ServiceError(LambdaServiceError):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 import threading
 import time
 
@@ -19,6 +21,7 @@ import pytest
 import requests
 
 from selfheal import datagen
+from selfheal.audit import batch_keys
 from selfheal.schema import CALIFORNIA_HOUSING as SCHEMA
 from tests.integration.conftest import ROOT, start_cloud, stop_cloud, wait_for
 from tests.integration.story import MODEL, Story
@@ -56,6 +59,64 @@ def test_bootstrap_trains_and_promotes_v0001_through_the_state_machine(story):
                                   Key={"pk": {"S": "COOLDOWN#retraining"}, "sk": {"S": "COOLDOWN"}}).get("Item")
     assert cooldown is None
     assert story.audit("promoted", execution["executionArn"])
+
+
+def _make(story, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A real `make <target> VAR=value` as a user types it, against this module's cloud."""
+    env = dict(os.environ, LOCALCLOUD_ENDPOINTS=str(story.cloud.state_dir / "endpoints.json"))
+    return subprocess.run(["make", "-s", "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_ops_commands_round_for_people_and_refuse_a_reference_once_production_exists(story, tmp_path):
+    shown = _make(story, "predict")
+    assert shown.returncode == 0, shown.stderr
+    body = json.loads(shown.stdout)
+    assert body["model_version"] == "v0001" and body["prediction"] == round(body["prediction"], 2)
+    exact = _make(story, "predict", "JSON=" + json.dumps(SCHEMA.example_record()))
+    full = subprocess.run([f"{ROOT}/.venv/bin/python", "scripts/ops.py", "--endpoints",
+                           str(story.cloud.state_dir / "endpoints.json"), "predict", "--json"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert json.loads(full.stdout)["prediction"] == pytest.approx(json.loads(exact.stdout)["prediction"], abs=0.005)
+    assert json.loads(full.stdout)["prediction"] != round(json.loads(full.stdout)["prediction"], 2)
+
+    reference = tmp_path / "mine.csv"
+    reference.write_bytes(datagen.to_csv_bytes(datagen.generate(200, seed=1)))
+    refused = subprocess.run([f"{ROOT}/.venv/bin/python", "scripts/ops.py", "--endpoints",
+                              str(story.cloud.state_dir / "endpoints.json"), "bootstrap"], cwd=ROOT,
+                             env=dict(os.environ, REFERENCE=str(reference)), capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "production v0001 exists" in refused.stderr and "FRESH=1" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert story.alias() == "v0001"
+
+    # A bootstrap that fails says what failed and how to retry; the cloud keeps serving.
+    faults = f"{story.cloud.endpoint_url}/_localcloud/faults"
+    requests.post(faults, json={"function": story.cloud.physical("TrainFunction"), "fault": "error", "count": 1},
+                  timeout=10).raise_for_status()
+    try:
+        failed = subprocess.run([f"{ROOT}/.venv/bin/python", "scripts/ops.py", "--endpoints",
+                                 str(story.cloud.state_dir / "endpoints.json"), "bootstrap", "--force", "--rows", "600"],
+                                cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        requests.delete(faults, timeout=10)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert "bootstrap failed" in failed.stderr and "retry with `make bootstrap`" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert story.predict().status_code == 200 and story.alias() == "v0001"
+
+
+def test_make_variables_never_reach_a_shell(story):
+    for args in (["upload", "FILE=x.csv;echo INJECTED"], ["predict", "JSON={}' ; echo INJECTED ; echo '"],
+                 ["predict", "JSON={bad json"], ["upload", "FILE=layers"], ["invoke", "FN=X", "EVENT=/missing.json"]):
+        done = _make(story, *args)
+        assert done.returncode != 0, args
+        lines = (done.stdout + done.stderr).splitlines()
+        assert "INJECTED" not in lines and "Traceback" not in done.stderr, (args, done.stderr)
+        assert len([line for line in done.stderr.splitlines() if not line.startswith("make")]) == 1, done.stderr
+    assert "is a directory" in _make(story, "upload", "FILE=layers").stderr
+    assert "not valid JSON" in _make(story, "predict", "JSON={bad json").stderr
+    assert "no such event file: /missing.json" in _make(story, "invoke", "FN=X", "EVENT=/missing.json").stderr
 
 
 BAD_INPUT = [
@@ -131,6 +192,8 @@ def test_malformed_upload_is_quarantined_with_a_reason_and_starts_nothing(story)
     time.sleep(1)
     assert {e["executionArn"] for e in story.executions()} == known
     assert any("missing_columns" in a["reason"] for a in story.audit("quarantined"))
+    shown = _make(story, "audit", "ACTION=quarantined")
+    assert any("missing_columns" in line and "incoming/malformed.csv" in line for line in shown.stdout.splitlines())
 
 
 def _hostile_uploads() -> dict[str, tuple[bytes, str]]:
@@ -360,3 +423,15 @@ def test_predict_api_never_answers_5xx_and_always_matches_its_schema(story):
             case.call_and_validate()
 
         run()
+
+
+def test_a_file_name_with_spaces_quotes_parentheses_and_unicode_uploads(story, tmp_path):
+    odd = tmp_path / "my batch (1) é'q\"s.csv"
+    odd.write_bytes(datagen.to_csv_bytes(datagen.generate(300, seed=21)))
+    done = _make(story, "upload", f"FILE={odd}")
+    assert done.returncode == 0, done.stderr
+    key = f"incoming/{odd.name}"
+    assert story.s3.get_object(Bucket=story.data_bucket, Key=key)["Body"].read() == odd.read_bytes()
+    wait_for(lambda: any(key in batch_keys(a) for a in story.audit()), timeout=120,
+             message="the drift function's decision on the odd file name")
+    assert key in _make(story, "audit").stdout

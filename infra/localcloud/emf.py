@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -164,8 +165,13 @@ class MotoMetricStore:
         self._region = region
         self._open: dict[tuple[Any, ...], Any] = {}
         self._data: list[Any] | None = None
+        self._lock = threading.Lock()  # several threads may put (the Lambda runtime's invocations do)
 
     def put(self, points: Sequence[Datapoint]) -> None:
+        with self._lock:
+            self._put(points)
+
+    def _put(self, points: Sequence[Datapoint]) -> None:
         from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
 
         backend = cloudwatch_backends[self._account_id][self._region]

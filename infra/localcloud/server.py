@@ -1,4 +1,5 @@
-"""The local cloud: moto's AWS APIs on one port, with Lambda, async delivery, schedules and HTTP API."""
+"""The local cloud: moto's AWS APIs on one port, with Lambda, async delivery, schedules, HTTP API,
+SNS and EventBridge delivery, and CloudWatch alarms."""
 
 from __future__ import annotations
 
@@ -8,16 +9,21 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from .asyncinvoke import AsyncInvoker
-from .emf import EmfExtractor
+from .emf import EmfExtractor, MotoMetricStore
 from .endpoint import local_client
+from .lambdametrics import LambdaMetrics
 from .logretention import RetentionSweeper
 from .logsink import LogSink
+from .messaging.outbox import Outbox
+from .messaging.sns import DEFAULT_HTTP_RETRY_DELAYS_S
+from .messaging.workqueue import WorkQueue
 from .runtime.pool import LambdaRuntime, RuntimeConfig
 from .runtime.spec import CodeStore
 from .runtime.worker import WorkerSettings
@@ -25,6 +31,12 @@ from .runtime.worker import WorkerSettings
 logger = logging.getLogger("localcloud")
 
 ACCOUNT_ID = "123456789012"  # moto's default account
+SNS_RETRY_DELAYS_ENV = "LOCALCLOUD_SNS_RETRY_DELAYS"  # e.g. "0.2,0.2,0.2": seconds between HTTP/S retries
+
+
+def _sns_retry_delays() -> tuple[float, ...]:
+    raw = os.environ.get(SNS_RETRY_DELAYS_ENV, "").strip()
+    return tuple(float(x) for x in raw.split(",")) if raw else DEFAULT_HTTP_RETRY_DELAYS_S
 
 
 @dataclass
@@ -40,6 +52,8 @@ class CloudConfig:
     schedule_speedup: float = 1.0
     persist: bool = True  # keep S3, DynamoDB, logs and executions in state_dir/data across restarts
     fsync: bool = False  # also survive a power cut (a disk flush per acknowledged write)
+    # SNS's default HTTP/S delivery policy retries 3 times, 20 s apart; tests shorten it.
+    sns_http_retry_delays_s: tuple[float, ...] = field(default_factory=_sns_retry_delays)
 
     @property
     def endpoint_url(self) -> str:
@@ -60,6 +74,10 @@ class LocalCloud:
         self.logsink: LogSink | None = None
         self.persistence: Any = None
         self.log_retention: RetentionSweeper | None = None
+        self.deliveries: WorkQueue | None = None
+        self.outbox: Outbox | None = None
+        self.sns_delivery: Any = None
+        self.alarms: Any = None
         self._stopped = threading.Event()
 
     def client(self, service: str) -> Any:
@@ -103,8 +121,10 @@ class LocalCloud:
         from .faults import FaultInjector
 
         self.faults = FaultInjector()
-        self.runtime = LambdaRuntime(RuntimeConfig(worker, cfg.default_concurrency, faults=self.faults),
-                                     self.logsink.emit)
+        # Lambda publishes AWS/Lambda metrics (Invocations, Errors, Duration, Throttles) for every invocation.
+        lambda_metrics = LambdaMetrics(MotoMetricStore(ACCOUNT_ID, cfg.region))
+        self.runtime = LambdaRuntime(RuntimeConfig(worker, cfg.default_concurrency, faults=self.faults,
+                                                   observe=lambda_metrics), self.logsink.emit)
         app = self.moto_server.app
         app.faults, app.function_names, app.kill_running = (self.faults, self.runtime.function_names,
                                                              self.runtime.kill_running)
@@ -119,6 +139,7 @@ class LocalCloud:
 
         motofixes.install()
         self.moto_server.app.fast_invoke = self.bridge.fast_invoke
+        self._start_messaging()
 
         if cfg.api_port:
             # AWS would scale a function far past the local default concurrency; an HTTP request that
@@ -132,6 +153,36 @@ class LocalCloud:
         self.scheduler.start()
         logger.info("AWS APIs on %s", cfg.endpoint_url)
         return self
+
+    def _start_messaging(self) -> None:
+        """SNS delivery, EventBridge targets and service events, and alarm evaluation (motohooks.py)."""
+        from . import motohooks
+        from .alarms import AlarmEvaluator, AlarmNotifier
+        from .messaging.eventbus import EventEmitter, EventRouter, execution_status_change
+        from .messaging.sns import SnsDelivery
+
+        cfg = self.config
+        assert self.bridge is not None
+        work = self.deliveries = WorkQueue(threads=8)
+        sns, sqs = self.client("sns"), self.client("sqs")
+        self.outbox = Outbox(cfg.state_dir / "outbox")
+        self.sns_delivery = SnsDelivery(work, submit_lambda=self.bridge.submit_async, sqs=sqs, outbox=self.outbox,
+                                        endpoint_url=cfg.endpoint_url, http_retry_delays_s=cfg.sns_http_retry_delays_s)
+        router = EventRouter(work, submit_lambda=self.bridge.submit_async, sns=sns, sqs=sqs,
+                             stepfunctions=self.client("stepfunctions"))
+        emitter = EventEmitter(work, self.client("events"))
+        motohooks.install(
+            deliver=self.sns_delivery.deliver, route=router.route,
+            on_execution=lambda ex: emitter.emit(*execution_status_change(ex)))
+
+        def publish(topic_arn: str, subject: str, message: str) -> None:
+            work.submit(partial(sns.publish, TopicArn=topic_arn, Subject=subject, Message=message),
+                        label=f"alarm notification to {topic_arn}")
+
+        notifier = AlarmNotifier(publish, emitter.emit, account_id=ACCOUNT_ID, region=cfg.region)
+        # Alarms are evaluated every Period, or Period / --schedule-speedup (at most once a second).
+        self.alarms = AlarmEvaluator(self.client("cloudwatch"), motohooks.MotoMetricSource(ACCOUNT_ID, cfg.region),
+                                     notifier, speedup=cfg.schedule_speedup).start()
 
     def restore_executions(self) -> int:
         """After the deploy: executions from before the restart join their state machines again."""
@@ -212,7 +263,8 @@ class LocalCloud:
     def wait_idle(self, timeout: float = 30.0) -> bool:
         end = time.time() + timeout
         while time.time() < end:
-            if self.async_invoker is None or self.async_invoker.idle():
+            if ((self.async_invoker is None or self.async_invoker.idle())
+                    and (self.deliveries is None or self.deliveries.idle())):
                 return True
             time.sleep(0.05)
         return False
@@ -223,6 +275,10 @@ class LocalCloud:
         self._stopped.set()
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.alarms is not None:
+            self.alarms.stop()
+        if self.deliveries is not None:
+            self.deliveries.close()
         if self.async_invoker is not None:
             self.async_invoker.close()
         if self.gateway is not None:

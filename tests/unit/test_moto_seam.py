@@ -79,3 +79,54 @@ def test_cloudwatch_logs_names_the_retention_uses_exist():
                             (LogEvent, ("timestamp", "message"))):
         source = inspect.getsource(cls.__init__)
         assert all(f"self.{name}" in source for name in attributes), cls.__name__
+
+
+def test_sns_fans_out_through_subscription_publish():
+    # motohooks.py replaces Subscription.publish: moto's delivers synchronously inside Publish (SQS
+    # in-process, a bare requests.post, Lambda through Docker); AWS delivers asynchronously.
+    from moto.sns.models import Subscription, Topic
+
+    assert list(inspect.signature(Subscription.publish).parameters) == [
+        "self", "message", "message_id", "subject", "message_attributes", "group_id", "deduplication_id",
+        "message_structure"]
+    assert "subscription.publish(" in inspect.getsource(Topic.publish)
+    assert "_parse_message_structure" in dir(Subscription)
+    assert "self._filter_policy_matcher" in inspect.getsource(Subscription.__init__)
+
+
+def test_eventbridge_rules_deliver_through_send_to_targets():
+    from moto.events.models import EventPattern, EventsBackend, Rule
+
+    assert list(inspect.signature(Rule.send_to_targets).parameters) == ["self", "original_event", "transform_input"]
+    assert "rule.send_to_targets(event_msg)" in inspect.getsource(EventsBackend.put_events)
+    assert hasattr(EventPattern, "dump") and "self.event_pattern = EventPattern.load(" in inspect.getsource(Rule.__init__)
+
+
+def test_every_execution_ending_passes_through_terminated():
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    assert list(inspect.signature(BaseExecutionWorkerCommunication.terminated).parameters) == ["self"]
+    assert "self._execution_communication.terminated()" in inspect.getsource(ExecutionWorker._execution_logic)
+    assert list(inspect.signature(Execution.start).parameters) == ["self"]
+    source = inspect.getsource(Execution.__init__)
+    assert all(f"self.{name} =" in source for name in (
+        "execution_arn", "state_machine_arn", "execution_input", "exec_status", "stop_date", "output", "error",
+        "cause", "exec_worker", "start_date", "sm_type"))
+
+
+def test_cloudwatch_metric_data_the_alarms_read():
+    from moto.cloudwatch.models import Alarm, CloudWatchBackend, MetricAggregatedDatum, MetricDatum
+
+    # motohooks.py: a new alarm starts in INSUFFICIENT_DATA and an update keeps the state (moto: OK, always).
+    assert list(inspect.signature(CloudWatchBackend.put_metric_alarm).parameters)[:2] == ["self", "name"]
+    assert "self.alarms[name] = alarm" in inspect.getsource(CloudWatchBackend.put_metric_alarm)
+    assert all(f"self.{a}" in inspect.getsource(Alarm.__init__)
+               for a in ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp", "history"))
+
+    datum = MetricAggregatedDatum(namespace="n", name="m", min_stat=1, max_stat=2, sample_count=2, sum_stat=3,
+                                  dimensions=[{"Name": "a", "Value": "b"}], timestamp=None, unit="Count")
+    assert (datum.min, datum.max, datum.sample_count, datum.sum) == (1, 2, 2, 3)
+    assert (datum.dimensions[0].name, datum.dimensions[0].value) == ("a", "b")
+    assert "self.value = value" in inspect.getsource(MetricDatum.__init__)
+    assert list(inspect.signature(CloudWatchBackend.get_all_metrics).parameters) == ["self"]

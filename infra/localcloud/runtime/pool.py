@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,10 @@ from .spec import FunctionSpec
 from .worker import Invocation, InvokeResult, LogEmitter, Worker, WorkerSettings
 
 logger = logging.getLogger("localcloud.runtime")
+
+# Told of every invocation: (function, the ARN it was invoked by, its result, or None when throttled).
+# Lambda publishes its AWS/Lambda metrics from here (lambdametrics.py).
+InvocationObserver = Callable[[FunctionSpec, str, InvokeResult | None], None]
 
 
 @dataclass
@@ -26,6 +31,7 @@ class RuntimeConfig:
     # Lambda reclaims execution environments that stay idle; so does the local cloud, which also
     # frees the workers of versions nothing invokes any more (an alias moved on).
     idle_timeout_s: float = 600.0
+    observe: InvocationObserver | None = None
 
 
 @dataclass
@@ -121,7 +127,11 @@ class FunctionPool:
     def invoke(self, payload: bytes, *, invoked_arn: str, request_id: str | None = None,
                client_context: str | None = None, wait: bool = False, wait_timeout: float | None = None,
                tail: bool = False) -> InvokeResult:
-        w = self._acquire(wait, wait_timeout)
+        try:
+            w = self._acquire(wait, wait_timeout)
+        except TooManyRequestsError:
+            self._observe(invoked_arn, None)
+            raise
         try:
             inv = Invocation(request_id=request_id or str(uuid.uuid4()), payload=payload,
                              invoked_arn=invoked_arn, client_context=client_context)
@@ -134,7 +144,17 @@ class FunctionPool:
             self.stats.invocations += 1
             if result.function_error:
                 self.stats.errors += 1
+        self._observe(invoked_arn, result)
         return result
+
+    def _observe(self, invoked_arn: str, result: InvokeResult | None) -> None:
+        observe = self._config.observe
+        if observe is None:
+            return
+        try:
+            observe(self.spec, invoked_arn, result)
+        except Exception:  # noqa: BLE001 - metrics must never fail an invocation; the failure is logged
+            logger.exception("%s: could not record the invocation's metrics", self.spec.name)
 
     def reap_idle(self, idle_for_s: float) -> int:
         """Stop environments idle for longer than `idle_for_s`; returns how many."""

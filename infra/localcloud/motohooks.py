@@ -122,6 +122,7 @@ def _install_events() -> None:
         rule = Rule(name=self.name, arn=self.arn, pattern=json.loads(raw_pattern) if raw_pattern else None,
                     targets=list(self.targets), enabled=self.state == "ENABLED")
         if _sinks.route is None:
+            original(self, original_event, transform_input)
             return
         left = _sinks.route(rule, event, ingestion_time=ingestion, transform=transform_input)
         if left:

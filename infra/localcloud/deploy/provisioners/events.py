@@ -1,7 +1,8 @@
 """EventBridge rules (schedules and event patterns) and EventBridge Scheduler schedules.
 
 moto stores both; it fires neither. The local cloud's scheduler reads them back through
-`events:ListRules`/`ListTargetsByRule` and `scheduler:ListSchedules`/`GetSchedule`.
+`events:ListRules`/`ListTargetsByRule` and `scheduler:ListSchedules`/`GetSchedule`; PutEvents
+reaches the targets of event-pattern rules through the local cloud's router (`messaging/eventbus.py`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CloudWatch Logs log groups and CloudWatch alarms (moto stores alarms; nothing evaluates them)."""
+"""CloudWatch Logs log groups and CloudWatch alarms (moto stores alarms; the local cloud evaluates them)."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ _ALARM_NUMBERS = {"Period": int, "EvaluationPeriods": int, "DatapointsToAlarm": 
 
 
 class AlarmProvisioner(Provisioner):
-    """Stored through PutMetricAlarm; moto keeps the alarm but never changes its state on its own."""
+    """Stored through PutMetricAlarm; moto keeps the alarm, ``infra/localcloud/alarms.py`` evaluates it."""
 
     resource_type = "AWS::CloudWatch::Alarm"
     attributes = frozenset({"Arn"})

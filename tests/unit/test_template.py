@@ -1,4 +1,4 @@
-"""template.yaml is valid SAM and carries the contract DESIGN.md fixes (logical IDs, parameters, wiring)."""
+"""template.yaml is valid SAM and carries the contract docs/ARCHITECTURE.md describes (logical IDs, parameters, wiring)."""
 
 from __future__ import annotations
 

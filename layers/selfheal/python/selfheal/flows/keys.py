@@ -1,4 +1,4 @@
-"""S3 key layout of the data bucket (part of the user-facing contract, see DESIGN.md)."""
+"""S3 key layout of the data bucket (part of the user-facing contract, see docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import posixpath
 
 REFERENCE_KEY = "reference/current.csv"
 REFERENCE_META_KEY = "reference/current.json"
+REFERENCE_VERSIONS_PREFIX = "reference/versions/"
 
 
 def execution_name(execution_arn: str | None) -> str:
@@ -34,3 +35,8 @@ def quarantine_key(key: str) -> str:
 
 def holdout_key(model_name: str, version: str) -> str:
     return f"holdouts/{model_name}/{version}.csv"
+
+
+def reference_version_key(version: str) -> str:
+    """The reference a promoted version was trained on, kept so that a rollback can restore it."""
+    return f"{REFERENCE_VERSIONS_PREFIX}{version}.csv"

@@ -18,7 +18,7 @@ CLOUD := $(PY) -m infra.localcloud.cli
 export TEMPLATE PORT API_PORT CONSOLE_PORT STATE FILE JSON EVENT FN REFERENCE PARAMS TO ACTION FRESH RESET_PARAMS
 export LOCALCLOUD_ENDPOINTS ?= $(STATE)/endpoints.json
 
-.PHONY: setup up test test-unit test-integration invoke events lint data upload predict models audit rollback recover bootstrap demo serve bench clean
+.PHONY: setup up test test-unit test-integration invoke events lint data upload predict models audit alerts rollback recover bootstrap demo serve bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ models: $(STAMP)
 
 audit: $(STAMP)
 	$(OPS) audit $${ACTION:+--action "$$ACTION"}
+
+# The alerts sent, newest first: from the e-mail outbox $(STATE)/outbox when AlertEmail is set, else
+# from the audit trail (`alert_sent` items). ACTION=rollback (quarantine, canary_alarm, ...) filters.
+alerts: $(STAMP)
+	$(OPS) alerts $${ACTION:+--action "$$ACTION"}
 
 rollback: $(STAMP)
 	$(OPS) rollback $${TO:+--to "$$TO"}

@@ -6,6 +6,7 @@
     python scripts/ops.py predict [JSON]       POST /predict on the HTTP API
     python scripts/ops.py models               model versions, metrics and status
     python scripts/ops.py audit [--action A]   the healing decisions, newest first
+    python scripts/ops.py alerts [--action A]  the alerts sent, newest first (e-mail outbox, else audit trail)
     python scripts/ops.py rollback             roll production back (through PromoteFunction)
     python scripts/ops.py recover              run the health check / recovery now
 
@@ -34,7 +35,8 @@ sys.path.insert(0, str(ROOT / "layers" / "selfheal" / "python"))
 sys.path.insert(0, str(ROOT))
 
 from infra.localcloud.endpoint import local_client  # noqa: E402
-from selfheal.audit import AuditTrail, batch_keys  # noqa: E402
+from selfheal.alerts import read_notification  # noqa: E402
+from selfheal.audit import AuditAction, AuditTrail, batch_keys  # noqa: E402
 from selfheal.registry import ModelRegistry  # noqa: E402
 
 
@@ -220,6 +222,68 @@ def cmd_audit(cloud: Cloud, args: argparse.Namespace) -> int:
     return 0
 
 
+def outbox_alerts(outbox: Path, topic_arn: str | None) -> list[dict[str, Any]] | None:
+    """The alerts the local cloud's e-mail outbox received from `topic_arn`; None when there is no outbox.
+
+    One file per delivery ({"to", "topic_arn", "subject", "message", "timestamp", ...}); an alert
+    delivered to several addresses is one alert. CloudWatch alarm messages read as `canary_alarm`.
+    """
+    files = sorted(outbox.glob("*.json")) if outbox.is_dir() else []
+    if not files:
+        return None
+    alerts: dict[str, dict[str, Any]] = {}
+    for path in files:
+        try:
+            delivery = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            print(f"ops alerts: skipped {path}: {_one_line(err)}", file=sys.stderr)
+            continue
+        if not isinstance(delivery, dict) or (topic_arn and delivery.get("topic_arn") not in (None, topic_arn)):
+            continue
+        message = read_notification(str(delivery.get("message") or ""))
+        if message is None:
+            continue
+        key = str(message.get("alert_id") or delivery.get("message_id") or path.name)
+        alert = alerts.setdefault(key, {**message, "at": message.get("at") or delivery.get("timestamp"), "to": []})
+        alert["to"].append(str(delivery.get("to")))
+    return list(alerts.values())
+
+
+def audited_alerts(audit: AuditTrail, limit: int) -> list[dict[str, Any]]:
+    """The alerts as the `alert_sent` audit items recorded them (with whether each was published)."""
+    out = []
+    for item in audit.list(action=AuditAction.ALERT_SENT, limit=limit):
+        details = item.get("details") or {}
+        message = details.get("message") or {}
+        out.append({**message, "at": message.get("at") or item["timestamp"],
+                    "action": message.get("action") or details.get("kind"), "published": details.get("published")})
+    return out
+
+
+def alert_line(alert: dict[str, Any]) -> str:
+    """One line per alert: when, its action, what happened and why, the execution, unpublished or not."""
+    flat = {k: " ".join(str(alert.get(k) or "").split()) for k in ("summary", "reason")}  # one line, always
+    text = flat["summary"] + (f": {flat['reason']}" if flat["reason"] else "")
+    execution = str(alert.get("execution_arn") or "").rsplit(":", 1)[-1]
+    return (f"{alert.get('at') or '?'}  {alert.get('action') or '?':<19} {text}" + (f"  [{execution}]" if execution else "")
+            + ("  (not published)" if alert.get("published") is False else ""))
+
+
+def cmd_alerts(cloud: Cloud, args: argparse.Namespace) -> int:
+    outbox = args.outbox or Path(os.environ.get("STATE") or args.endpoints.parent) / "outbox"
+    alerts = outbox_alerts(outbox, cloud.outputs.get("AlertTopicArn"))
+    if alerts is None:
+        print(f"alerts from the audit trail (no e-mail outbox at {outbox}; see README: Alerts)", file=sys.stderr)
+        alerts = audited_alerts(cloud.audit(), limit=1000 if args.action else args.limit)  # kinds filtered below
+    else:
+        print(f"alerts from the e-mail outbox {outbox}", file=sys.stderr)
+    if args.action:
+        alerts = [a for a in alerts if a.get("action") == args.action]
+    for alert in sorted(alerts, key=lambda a: str(a.get("at") or ""), reverse=True)[: args.limit]:
+        print(alert_line(alert))
+    return 0
+
+
 def _invoke(cloud: Cloud, function_output: str, payload: dict[str, Any]) -> dict[str, Any]:
     resp = cloud.client("lambda").invoke(FunctionName=cloud.outputs[function_output], Payload=json.dumps(payload).encode())
     body = json.loads(resp["Payload"].read() or b"null")
@@ -269,6 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--action", default=None)
     a.add_argument("--limit", type=int, default=50)
     a.set_defaults(func=cmd_audit)
+    al = sub.add_parser("alerts")
+    al.add_argument("--action", default=None, help="only alerts of this kind (rollback, quarantine, canary_alarm, ...)")
+    al.add_argument("--limit", type=int, default=50)
+    al.add_argument("--outbox", type=Path, default=None,
+                    help="the local cloud's e-mail outbox (default: $STATE/outbox, next to the endpoints file)")
+    al.set_defaults(func=cmd_alerts)
     r = sub.add_parser("rollback")
     r.add_argument("--to", default=None, help="version to roll back to (default: last known good)")
     r.add_argument("--reason", default="manual rollback (make rollback)")

@@ -160,6 +160,10 @@ def _g(action: str, resources: Iterable[str], keys: tuple[str, ...] | None = Non
     return {(action, r, tuple(sorted(keys)) if keys is not None else None) for r in resources}
 
 
+# selfheal/alerts.py: the functions that alert publish to the alert topic, and to nothing else.
+ALERTS = _g("sns:Publish", ["${AlertTopic}"])
+
+
 EXPECTED: dict[str, set[Grant]] = {
     # fix_batches / quarantine_after_failure: raw batches (drift uploads, bootstrap data), the
     # reference, quarantine copies (existence check); curated/ and quarantine/ writes.
@@ -169,6 +173,7 @@ EXPECTED: dict[str, set[Grant]] = {
         | _g("s3:ListBucket", [DATA])
         | _g("dynamodb:PutItem", [TABLE], AUDIT)
         | _g("dynamodb:DeleteItem", [TABLE], ("PENDING",))
+        | ALERTS
     ),
     # train_version: curated training set in; a new version (model.onnx, metrics, manifest) and its
     # holdout out; the production alias read for the parent version.
@@ -183,15 +188,18 @@ EXPECTED: dict[str, set[Grant]] = {
         _g("s3:GetObject", [f"{MODEL}/*", HOLDOUTS])
         | _g("s3:ListBucket", [MODELS])
         | _g("dynamodb:PutItem", [TABLE], AUDIT)
+        | ALERTS
     ),
-    # promote / reject / rollback / finish.
+    # promote / reject / rollback / finish; the reference (publish, restore); failed executions
+    # and alarm notifications turned into alerts.
     "PromoteFunction": (
-        _g("s3:GetObject", [f"{MODEL}/*", f"{DATA}/curated/*"])
+        _g("s3:GetObject", [f"{MODEL}/*", f"{DATA}/curated/*", f"{DATA}/reference/*"])
         | _g("s3:PutObject", [f"{MODEL}/aliases/*", f"{MODEL}/status/*", f"{DATA}/reference/*"])
         | _g("s3:DeleteObject", [f"{MODEL}/status/*"])
-        | _g("s3:ListBucket", [MODELS])
+        | _g("s3:ListBucket", [MODELS, DATA])
         | _g("dynamodb:PutItem", [TABLE], AUDIT)
         | _g("dynamodb:DeleteItem", [TABLE], LOCK)
+        | ALERTS
     ),
     # check_delivery / check_upload / start_retraining / the deferred-batch drain.
     "DriftFunction": (
@@ -206,15 +214,17 @@ EXPECTED: dict[str, set[Grant]] = {
         | _g("dynamodb:PutItem", [TABLE], ("DRIFT_SEEN",))
         | _g("dynamodb:DeleteItem", [TABLE], ("DRIFT_SEEN",))
         | _g("states:StartExecution", ["${SelfHealingStateMachine}"])
+        | ALERTS
         # Is the lock's holder execution still running? (Justified wildcard: execution names.)
         | _g("states:DescribeExecution",
              ["arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${SelfHealingStateMachine.Name}:*"])
     ),
-    # health_check / verify / recover (recycle, rollback).
+    # health_check / verify / recover (recycle, rollback and its reference restore).
     "RecoverFunction": (
-        _g("s3:GetObject", [f"{MODEL}/*"])
-        | _g("s3:PutObject", [f"{MODEL}/aliases/*", f"{MODEL}/status/*"])
-        | _g("s3:ListBucket", [MODELS])
+        _g("s3:GetObject", [f"{MODEL}/*", f"{DATA}/reference/*", f"{DATA}/curated/*"])
+        | _g("s3:PutObject", [f"{MODEL}/aliases/*", f"{MODEL}/status/*", f"{DATA}/reference/*"])
+        | _g("s3:ListBucket", [MODELS, DATA])
+        | ALERTS
         | _g("dynamodb:PutItem", [TABLE], AUDIT)
         | _g("lambda:InvokeFunction", [f"{PREDICT}:live"])
         | _g("lambda:GetFunctionConfiguration", [PREDICT])

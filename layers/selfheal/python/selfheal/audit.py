@@ -53,12 +53,14 @@ class AuditAction(StrEnum):
     REJECTED = "rejected"  # a challenger failed the gate; the champion stays
     PROMOTED = "promoted"  # the production alias moved to a new version
     ROLLED_BACK = "rolled_back"  # the production alias moved back to the last known good version
+    REFERENCE_RESTORED = "reference_restored"  # a rollback put back the drift reference of the version rolled back to
     RECOVERED = "recovered"  # a failing health check passed again after recovery
     RECOVERY_FAILED = "recovery_failed"  # recovery gave up; needs a human
     HEALTH_OK = "health_ok"  # a scheduled or post-promotion health check passed
     HEALTH_FAILED = "health_failed"  # a health check failed (recovery follows)
     RECYCLED = "recycled"  # the predict function's workers were recycled (configuration update)
     EXECUTION_FINISHED = "execution_finished"  # a self-healing execution ended (outcome in details)
+    EXECUTION_FAILED = "execution_failed"  # Step Functions reported an execution FAILED, TIMED_OUT or ABORTED
     ALERT_SENT = "alert_sent"  # an alert was published to the alert topic (selfheal.alerts)
 
 

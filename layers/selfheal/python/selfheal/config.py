@@ -39,6 +39,9 @@ class Settings:
     max_upload_bytes: int = 100 * 1024 * 1024
     alias_check_seconds: float = 1.0
     schema_json: str = ""
+    alert_topic_arn: str = ""  # the AlertTopic (selfheal.alerts); "" = alerts are audited and logged only
+    console_url: str = ""  # the execution console, linked from every alert
+    reference_max_rows: int = 50_000  # the drift reference keeps its newest rows (selfheal.flows.reference)
 
     @property
     def schema(self) -> Schema:
@@ -80,6 +83,7 @@ class Settings:
             "MAX_BAD_ROW_FRACTION": 0 <= self.max_bad_row_fraction <= 1,
             "MAX_RECOVERY_ATTEMPTS": self.max_recovery_attempts >= 1,
             "MAX_BATCH_ROWS": self.max_batch_rows >= 1,
+            "REFERENCE_MAX_ROWS": self.reference_max_rows >= 1,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:

@@ -1,4 +1,4 @@
-"""Everything a handler needs, built once per cold start: settings, AWS clients, registry, audit.
+"""Everything a handler needs, built once per cold start: settings, AWS clients, registry, audit, alerts.
 
 Handlers call ``Context.from_env()`` at module level (cold start) and pass the context to the
 service functions. Tests build a ``Context`` directly with their own clients and clock.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from selfheal.alerts import Alerter
 from selfheal.audit import AuditTrail
 from selfheal.clock import Clock, utc_now
 from selfheal.config import Settings
@@ -33,11 +34,13 @@ class Context:
     clock: Clock = utc_now
     stepfunctions: Any = None
     lambda_client: Any = None
+    sns: Any = None  # only where an alert topic is configured (ALERT_TOPIC_ARN)
     telemetry: Telemetry = field(default_factory=Telemetry)
     registry: ModelRegistry = field(init=False)
     audit: AuditTrail = field(init=False)
     lock: RetrainingLock = field(init=False)
     cooldown: Cooldown = field(init=False)
+    alerter: Alerter = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -45,6 +48,8 @@ class Context:
         self.audit = AuditTrail(self.dynamodb, s.state_table, clock=self.clock)
         self.lock = RetrainingLock(self.dynamodb, s.state_table, clock=self.clock)
         self.cooldown = Cooldown(self.dynamodb, s.state_table, clock=self.clock)
+        self.alerter = Alerter(self.sns, s.alert_topic_arn, self.audit, console_url=s.console_url, clock=self.clock,
+                               telemetry=self.telemetry)
 
     @classmethod
     def from_env(cls, *, services: tuple[str, ...] = (), require: tuple[str, ...] = ()) -> Context:
@@ -55,4 +60,5 @@ class Context:
             dynamodb=make_client("dynamodb"),
             stepfunctions=make_client("stepfunctions") if "stepfunctions" in services else None,
             lambda_client=make_client("lambda") if "lambda" in services else None,
+            sns=make_client("sns") if settings.alert_topic_arn else None,
         )

@@ -19,6 +19,7 @@ metric                    unit          dimensions (besides ``service``)  when
 ``DriftShare``            None          --                                share of drifted columns
 ``ModelR2``/``ModelRMSE`` None          ``model_version``, ``stage``      after train and validate
 ``HealingActions``        Count         ``action``                        see :class:`HealingAction`
+``AlertsFailed``          Count         ``action`` (the alert's kind)     an alert could not be published
 ========================  ============  ================================  ==============================
 """
 
@@ -113,6 +114,10 @@ class Telemetry:
     def healing_action(self, action: HealingAction) -> None:
         """One self-healing action taken (see :class:`HealingAction`)."""
         self._emit({"action": str(action)}, (("HealingActions", MetricUnit.Count, 1),))
+
+    def alert_failed(self, kind: str) -> None:
+        """An alert of ``kind`` (``selfheal.alerts.AlertKind``) that could not be published to its topic."""
+        self._emit({"action": str(kind)}, (("AlertsFailed", MetricUnit.Count, 1),))
 
     def _emit(self, dimensions: Mapping[str, str], metrics: Iterable[tuple[str, MetricUnit, float]]) -> None:
         if self._disabled:

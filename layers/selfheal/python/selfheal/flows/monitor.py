@@ -16,6 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.clock import as_utc
 from selfheal.context import Context
@@ -102,14 +103,24 @@ def check_upload(ctx: Context, *, bucket: str, key: str) -> dict[str, Any]:
     write_json(ctx.s3, s.data_bucket, rkey.removesuffix(".html") + ".json", summary)
     drift_text = (f"{len(drift.drifted_columns)}/{len(drift.column_scores)} columns drifted "
                   f"(share {drift.drifted_share:.2f}, threshold {s.drift_share_threshold:.2f})")
-    ctx.audit.record(AuditAction.DRIFT_DETECTED if drift.dataset_drift else AuditAction.NO_DRIFT, drift_text,
-                     details={"key": key, "report_key": rkey, "drifted_share": drift.drifted_share,
-                              "drifted_columns": drift.drifted_columns,
-                              "scores": {c: v["score"] for c, v in drift.column_scores.items()}})
+    drift_item = ctx.audit.record(AuditAction.DRIFT_DETECTED if drift.dataset_drift else AuditAction.NO_DRIFT,
+                                  drift_text, details={"key": key, "report_key": rkey,
+                                                       "drifted_share": drift.drifted_share,
+                                                       "drifted_columns": drift.drifted_columns,
+                                                       "scores": {c: v["score"] for c, v in drift.column_scores.items()}})
+    if drift.dataset_drift:
+        ctx.alerter.send(AlertKind.DRIFT_DETECTED, f"drift in {key}", reason=drift_text,
+                         details={"key": key, "report_key": rkey, "drifted_columns": drift.drifted_columns},
+                         about=drift_item)
 
     degradation = _degradation(ctx, fixed) if labelled else None
     if degradation and degradation["degraded"]:
-        ctx.audit.record(AuditAction.DEGRADATION_DETECTED, degradation["reason"], details={"key": key, **degradation})
+        item = ctx.audit.record(AuditAction.DEGRADATION_DETECTED, degradation["reason"],
+                                details={"key": key, **degradation})
+        ctx.alerter.send(AlertKind.DEGRADATION, f"production {degradation['version']} degraded on {key}",
+                         reason=degradation["reason"], versions={"production": degradation["version"]},
+                         details={"key": key, "ratio": degradation["ratio"], "batch_rmse": degradation["batch_rmse"],
+                                  "promoted_rmse": degradation["promoted_rmse"]}, about=item)
     trigger = "drift" if drift.dataset_drift else ("degradation" if degradation and degradation["degraded"] else None)
     result: dict[str, Any] = {"key": key, "drift": {k: v for k, v in summary.items() if k != "column_scores"},
                               "degradation": degradation}

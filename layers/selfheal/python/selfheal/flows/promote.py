@@ -6,12 +6,15 @@ import json
 import logging
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.context import Context
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError
-from selfheal.flows.keys import REFERENCE_KEY, REFERENCE_META_KEY, execution_name
+from selfheal.flows.keys import execution_name
+from selfheal.flows.reference import publish_reference, restore_reference
 from selfheal.inference import OnnxModel
-from selfheal.storage import write_json
 from selfheal.telemetry import HealingAction
 
 logger = logging.getLogger(__name__)
@@ -34,22 +37,22 @@ def promote(ctx: Context, *, version: str, training_key: str | None, reason: str
             execution_arn: str | None) -> dict[str, Any]:
     before = ctx.registry.production()
     alias = ctx.registry.promote(version, reason=reason, execution_arn=execution_arn)
-    s = ctx.settings
+    # The reference moves to the new training distribution (its newest rows), so the next drift
+    # check compares against what production was trained on. A promotion without a training set
+    # (by hand, from the console) restores the version's own reference when it has one.
+    reference: dict[str, Any] | None
     if training_key:
-        # The reference moves to the new training distribution, so the next drift check compares
-        # against what production was trained on. The bucket is versioned: old references are kept.
-        ctx.s3.copy_object(Bucket=s.data_bucket, Key=REFERENCE_KEY,
-                           CopySource={"Bucket": s.data_bucket, "Key": training_key})
-        write_json(ctx.s3, s.data_bucket, REFERENCE_META_KEY,
-                   {"version": version, "source": training_key, "execution_arn": execution_arn,
-                    "at": ctx.clock().isoformat()})
+        reference = publish_reference(ctx, version=version, training_key=training_key, execution_arn=execution_arn)
+    else:
+        reference = restore_reference(ctx, version=version, execution_arn=execution_arn)
     previous = before["version"] if before else None
     if previous == version and alias.get("execution_arn") == execution_arn:
         # A retry after the first attempt moved the alias and died before auditing it.
         previous = alias.get("previous_version")
     ctx.telemetry.healing_action(HealingAction.PROMOTE)
     ctx.audit.record(AuditAction.PROMOTED, f"{previous or 'none'} -> {version} ({reason})",
-                     execution_arn=execution_arn, details={"version": version, "previous_version": previous})
+                     execution_arn=execution_arn, details={"version": version, "previous_version": previous,
+                                                          "reference": reference})
     return {"version": alias["version"], "previous_version": previous}
 
 
@@ -67,12 +70,38 @@ def rollback(ctx: Context, *, reason: str, execution_arn: str | None, from_versi
     bad = from_version or (before["version"] if before else None)
     alias = ctx.registry.rollback(reason=reason, execution_arn=execution_arn, to_version=to_version,
                                   is_healthy=loads_ok(ctx))
-    if bad and bad != alias["version"]:
+    good = alias["version"]
+    if bad and bad != good:
         ctx.registry.mark_status(bad, "rolled_back", reason, execution_arn=execution_arn)
     ctx.telemetry.healing_action(HealingAction.ROLLBACK)
-    ctx.audit.record(AuditAction.ROLLED_BACK, f"{bad} -> {alias['version']}: {reason}", execution_arn=execution_arn,
-                     details={"from_version": bad, "version": alias["version"]})
-    return {"version": alias["version"], "from_version": bad}
+    item = ctx.audit.record(AuditAction.ROLLED_BACK, f"{bad} -> {good}: {reason}", execution_arn=execution_arn,
+                            details={"from_version": bad, "version": good})
+    ctx.alerter.send(AlertKind.ROLLBACK, f"production rolled back {bad or 'none'} -> {good}", reason=reason,
+                     versions={"from": bad, "to": good}, execution_arn=execution_arn, about=item)
+    return {"version": good, "from_version": bad, "reference": _restore_after_rollback(ctx, good, execution_arn)}
+
+
+def _restore_after_rollback(ctx: Context, version: str, execution_arn: str | None) -> dict[str, Any]:
+    """Drift is measured against the rolled-back-to version's reference again; audited either way.
+
+    Serving is already healed when this runs, so a reference that cannot be restored is audited
+    (``reference_restored`` with ``restored: false``) rather than failing the rollback.
+    """
+    try:
+        reference = restore_reference(ctx, version=version, execution_arn=execution_arn)
+    except ClientError as err:
+        logger.error("reference of %s not restored: %s", version, err)
+        reference, why = None, f"S3 error: {err}"
+    else:
+        why = "no reference or training set recorded for it"
+    if reference is None:
+        ctx.audit.record(AuditAction.REFERENCE_RESTORED, f"reference of {version} NOT restored: {why}",
+                         execution_arn=execution_arn, details={"version": version, "restored": False})
+        return {"version": version, "restored": False}
+    rows = f" ({reference['rows']} rows)" if reference.get("rows") is not None else ""
+    ctx.audit.record(AuditAction.REFERENCE_RESTORED, f"reference of {version} restored from {reference['reference_key']}{rows}",
+                     execution_arn=execution_arn, details={**reference, "restored": True})
+    return {**reference, "restored": True}
 
 
 def finish(ctx: Context, *, outcome: str, state: dict[str, Any], execution_arn: str | None) -> dict[str, Any]:

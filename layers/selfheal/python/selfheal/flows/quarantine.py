@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.context import Context
 from selfheal.exceptions import SelfHealError
@@ -30,7 +31,10 @@ def quarantine_batch(ctx: Context, bucket: str, key: str, error: SelfHealError |
     }
     write_json(ctx.s3, ctx.settings.data_bucket, target + ".reason.json", record)
     ctx.telemetry.healing_action(HealingAction.QUARANTINE)
-    ctx.audit.record(AuditAction.QUARANTINED, f"{record['reason']}: {record['message']}",
-                     execution_arn=execution_arn, details={"key": key, "quarantine_key": target,
-                                                          "details": record["details"]})
+    item = ctx.audit.record(AuditAction.QUARANTINED, f"{record['reason']}: {record['message']}",
+                            execution_arn=execution_arn, details={"key": key, "quarantine_key": target,
+                                                                 "details": record["details"]})
+    ctx.alerter.send(AlertKind.QUARANTINE, f"batch {key} quarantined ({record['reason']})", reason=record["message"],
+                     details={"key": key, "quarantine_key": target, "reason": record["reason"]},
+                     execution_arn=execution_arn, about=item)
     return record

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.context import Context
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError, NoHealthyModelError, RecoveryFailedError
@@ -123,8 +124,14 @@ def recover(ctx: Context, *, execution_arn: str | None = None, sleep=time.sleep)
                              + ", ".join(a["action"] for a in actions), execution_arn=execution_arn,
                              details={"actions": actions, **asdict(health)})
             return {"healthy": True, "actions": actions, **asdict(health)}
-    ctx.audit.record(AuditAction.RECOVERY_FAILED, f"still unhealthy after {len(actions)} attempt(s): {health.reason}",
-                     execution_arn=execution_arn, details={"actions": actions})
+    item = ctx.audit.record(AuditAction.RECOVERY_FAILED,
+                            f"still unhealthy after {len(actions)} attempt(s): {health.reason}",
+                            execution_arn=execution_arn, details={"actions": actions})
+    # Rollbacks on the way sent their own alerts; this one says a human is needed now.
+    ctx.alerter.send(AlertKind.RECOVERY_FAILED, f"recovery failed after {len(actions)} attempt(s): a human is needed",
+                     reason=health.reason, versions={"production": health.alias_version},
+                     details={"actions": [a["action"] + (f" ({a['error']})" if a.get("error") else "") for a in actions]},
+                     execution_arn=execution_arn, about=item)
     raise RecoveryFailedError(f"still unhealthy after {len(actions)} attempt(s): {health.reason}",
                               details={"actions": actions})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.context import Context
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError
@@ -44,8 +45,15 @@ def validate_version(ctx: Context, *, version: str, holdout_key: str, execution_
     passed, reasons = verdict.passed, verdict.reasons
     summary = (f"{version} passed: R² {metrics['r2']:.3f}, RMSE {metrics['rmse']:.4f}" if passed
                else f"{version} failed: " + "; ".join(reasons))
-    ctx.audit.record(AuditAction.VALIDATED if passed else AuditAction.REJECTED, summary, execution_arn=execution_arn,
-                     details={"version": version, "checks": checks, "metrics": metrics, "champion": champion})
+    item = ctx.audit.record(AuditAction.VALIDATED if passed else AuditAction.REJECTED, summary,
+                            execution_arn=execution_arn,
+                            details={"version": version, "checks": checks, "metrics": metrics, "champion": champion})
+    if not passed:
+        stays = f"{champion['version']} stays in production" if champion.get("version") else "no production model"
+        ctx.alerter.send(AlertKind.VALIDATION_REJECTED, f"challenger {version} rejected; {stays}",
+                         reason="; ".join(reasons), versions={"challenger": version, "champion": champion.get("version")},
+                         details={"failed_checks": [c["name"] for c in checks if not c["passed"]], "metrics": metrics},
+                         execution_arn=execution_arn, about=item)
     return {"passed": passed, "version": version, "metrics": metrics, "checks": checks, "reasons": reasons,
             "champion": champion}
 

@@ -46,3 +46,12 @@ def test_a_cloudwatch_alarm_notification_reads_as_a_canary_alarm():
                                   json.dumps({"AlarmName": "no state"})])
 def test_anything_else_on_the_topic_is_not_an_alert(text):
     assert read_notification(text) is None
+
+
+def test_an_alarm_that_only_moves_between_ok_and_insufficient_data_is_not_an_alert():
+    # A new alarm goes INSUFFICIENT_DATA -> OK once it has data: at every stack creation (and at
+    # every local `make up`); that says nothing about the canary.
+    quiet = {**ALARM, "OldStateValue": "INSUFFICIENT_DATA", "NewStateValue": "OK"}
+    assert alarm_alert(quiet) is None and read_notification(json.dumps(quiet)) is None
+    firing = {**ALARM, "OldStateValue": "INSUFFICIENT_DATA", "NewStateValue": "ALARM"}
+    assert alarm_alert(firing).summary.endswith("INSUFFICIENT_DATA -> ALARM")

@@ -153,7 +153,7 @@ def subject(summary: str) -> str:
 
 
 def alarm_alert(notification: Mapping[str, Any], *, console_url: str = "") -> Alert | None:
-    """The ``canary_alarm`` alert for a CloudWatch alarm notification; ``None`` for anything else.
+    """The ``canary_alarm`` alert for a CloudWatch alarm entering or leaving ALARM; ``None`` otherwise.
 
     The notification is the JSON CloudWatch publishes to an alarm action's topic: ``AlarmName``,
     ``NewStateValue``, ``OldStateValue``, ``NewStateReason``, ``StateChangeTime``, ``Trigger``...
@@ -162,6 +162,10 @@ def alarm_alert(notification: Mapping[str, Any], *, console_url: str = "") -> Al
     if not isinstance(name, str) or not isinstance(state, str):
         return None
     old = notification.get("OldStateValue")
+    if "ALARM" not in (state, old):
+        # OK <-> INSUFFICIENT_DATA says nothing about the canary (an alarm starts INSUFFICIENT_DATA and
+        # goes OK once it has data: at every stack creation, and at every local `make up`). Not news.
+        return None
     found = notification.get("Trigger")
     trigger: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     dimensions = {d.get("name") or d.get("Name"): d.get("value") or d.get("Value")

@@ -13,13 +13,13 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from console.api import audit, drift, executions, functions, metrics, models, session
+from console.api import alerts, audit, drift, executions, functions, metrics, models, monitoring, session
 from console.api.deps import ConsoleState, require_same_origin
 from console.cloud import CloudUnavailableError, unavailable
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (session.router, executions.router, models.router, drift.router, audit.router, functions.router,
-           metrics.router)
+ROUTERS = (session.router, executions.router, models.router, drift.router, monitoring.router, audit.router,
+           alerts.router, functions.router, metrics.router)
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]", "::1"]
 # Scripts and styles from our own origin only; the page loads nothing from anywhere else.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "

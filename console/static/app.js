@@ -96,7 +96,7 @@ async function api(path, { method = "GET", body } = {}) {
 }
 
 // ---- chrome: connection, auth, banner, toast, modal ---------------------------------------
-const app = { overview: null, timers: [], route: null };
+const app = { overview: null, timers: [], route: null, actions: null };
 function showDown(endpoint) {
   const b = $("#banner");
   fill(b, h("strong", {}, "The AWS endpoint is not reachable. "),
@@ -166,7 +166,7 @@ async function act(label, fn, recover) {
 }
 
 // ---- routing -------------------------------------------------------------------------------
-const routes = { executions: viewExecutions, execution: viewExecution, models: viewModels, drift: viewDrift, audit: viewAudit, functions: viewFunctions };
+const routes = { executions: viewExecutions, execution: viewExecution, models: viewModels, drift: viewDrift, monitoring: viewMonitoring, alerts: viewAlerts, audit: viewAudit, functions: viewFunctions };
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, "");
   const [name, query] = raw.split("?");
@@ -493,25 +493,84 @@ async function viewModels(view) {
   await load();
   poll(view, 5000, load);
 }
-function chart(versions, key, label) {
-  const W = 280, H = 120, L = 40, R = 8, T = 8, B = 20;
-  const pts = versions.map((v, i) => ({ i, v: v.metrics[key], version: v.version, status: v.status })).filter((p) => typeof p.v === "number");
+// A chart's frame: the SVG, its axes and its scales; each chart draws its own marks on it.
+// xTicks: [{ v or px, text, anchor }] labels under the x axis (at a value, or at a pixel); a one-value domain is centred.
+function plotFrame({ label, x: [x0, x1], y: [y0, y1], W = 280, H = 120, L = 40, R = 8, T = 8, B = 20, yFmt = (v) => v.toFixed(3), xTicks = [] }) {
+  if (y1 - y0 < 1e-9) { y0 -= 0.05 * (Math.abs(y0) || 1); y1 += 0.05 * (Math.abs(y1) || 1); }
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label });
-  if (!pts.length) { svg.append(s("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no data")); return h("div", { class: "card chart" }, h("h3", {}, label), svg); }
-  let lo = Math.min(...pts.map((p) => p.v)), hi = Math.max(...pts.map((p) => p.v));
-  if (hi - lo < 1e-9) { lo -= 0.5 * (Math.abs(lo) || 1) * 0.1; hi += 0.5 * (Math.abs(hi) || 1) * 0.1; }
-  const n = Math.max(versions.length - 1, 1);
-  const x = (i) => L + (versions.length === 1 ? (W - L - R) / 2 : (i / n) * (W - L - R));
-  const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
+  const x = (v) => L + (x1 === x0 ? (W - L - R) / 2 : ((v - x0) / (x1 - x0)) * (W - L - R));
+  const y = (v) => T + (1 - (v - y0) / (y1 - y0)) * (H - T - B);
   svg.append(s("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }), s("line", { x1: L, y1: T, x2: L, y2: H - B, class: "axis" }),
-    s("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, hi.toFixed(3)), s("text", { x: L - 4, y: H - B, "text-anchor": "end" }, lo.toFixed(3)),
-    s("text", { x: L, y: H - 5 }, versions[0].version), s("text", { x: W - R, y: H - 5, "text-anchor": "end" }, versions[versions.length - 1].version),
-    s("polyline", { class: "line", points: pts.map((p) => `${x(p.i)},${y(p.v)}`).join(" ") }));
+    s("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, yFmt(y1)), s("text", { x: L - 4, y: H - B, "text-anchor": "end" }, yFmt(y0)),
+    ...xTicks.map((t) => s("text", { x: t.px ?? x(t.v), y: H - 5, "text-anchor": t.anchor || "middle" }, t.text)));
+  return { svg, x, y, W, H, L, R, T, B, x0, x1, y0, y1 };
+}
+const noData = (svg, W, H, text = "no data") => svg.append(s("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, text));
+function chart(versions, key, label) {
+  const pts = versions.map((v, i) => ({ i, v: v.metrics[key], version: v.version, status: v.status })).filter((p) => typeof p.v === "number");
+  if (!pts.length) { const svg = s("svg", { viewBox: "0 0 280 120", role: "img", "aria-label": label }); noData(svg, 280, 120); return h("div", { class: "card chart" }, h("h3", {}, label), svg); }
+  const f = plotFrame({ label, x: [0, versions.length - 1], y: [Math.min(...pts.map((p) => p.v)), Math.max(...pts.map((p) => p.v))],
+    xTicks: [{ px: 40, text: versions[0].version, anchor: "start" }, { px: 280 - 8, text: versions[versions.length - 1].version, anchor: "end" }] });
+  f.svg.append(s("polyline", { class: "line", points: pts.map((p) => `${f.x(p.i)},${f.y(p.v)}`).join(" ") }));
   for (const p of pts) {
-    const [fill] = { production: ["#1f7a3a"], rejected: ["#b42318"], rolled_back: ["#b42318"] }[p.status] || ["#2457c5"];
-    svg.append(s("circle", { cx: x(p.i), cy: y(p.v), r: p.status === "production" ? 4.5 : 3, fill, stroke: "#fff", "stroke-width": 1 }, s("title", {}, `${p.version}: ${p.v.toFixed(4)} (${p.status})`)));
+    const [color] = { production: ["#1f7a3a"], rejected: ["#b42318"], rolled_back: ["#b42318"] }[p.status] || ["#2457c5"];
+    f.svg.append(s("circle", { cx: f.x(p.i), cy: f.y(p.v), r: p.status === "production" ? 4.5 : 3, fill: color, stroke: "#fff", "stroke-width": 1 }, s("title", {}, `${p.version}: ${p.v.toFixed(4)} (${p.status})`)));
   }
-  return h("div", { class: "card chart", "data-metric": key }, h("h3", {}, label), svg);
+  return h("div", { class: "card chart", "data-metric": key }, h("h3", {}, label), f.svg);
+}
+// Over time: one polyline and one point per value for each series, a dashed threshold, and a vertical
+// marker at each alert (its kind and summary in the marker's title; a click opens the alert).
+const SERIES_COLORS = ["#2457c5", "#b54708", "#1f7a3a", "#7a2dc5", "#b42318", "#0e7490", "#a16207", "#475467"];
+function fmtShort(ms) { return new Date(ms).toLocaleString(undefined, { month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit" }); }
+function timeChart({ id, label, series, threshold = null, markers = [], yMin = null, yFmt = (v) => v.toFixed(3), empty = "no data" }) {
+  const W = 640, H = 190;
+  const all = series.flatMap((se) => se.points);
+  const card = h("div", { class: "card chart wide", id });
+  if (!all.length) { const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label }); noData(svg, W, H, empty); return fill(card, h("h3", {}, label), svg); }
+  let x0 = Math.min(...all.map((p) => p.t)), x1 = Math.max(...all.map((p) => p.t));
+  if (x1 - x0 < 60_000) { x0 -= 30 * 60_000; x1 += 30 * 60_000; }
+  const values = all.map((p) => p.v).concat(threshold === null ? [] : [threshold]);
+  const f = plotFrame({ label, W, H, L: 46, R: 12, T: 12, B: 22, x: [x0, x1], y: [yMin ?? Math.min(...values), Math.max(...values)], yFmt,
+    xTicks: [{ v: x0, text: fmtShort(x0), anchor: "start" }, { v: x1, text: fmtShort(x1), anchor: "end" }] });
+  if (threshold !== null) {
+    f.svg.append(s("line", { class: "threshold", "data-threshold": threshold, x1: f.L, x2: W - f.R, y1: f.y(threshold), y2: f.y(threshold) }, s("title", {}, `threshold ${yFmt(threshold)}`)),
+      s("text", { class: "threshold-label", x: W - f.R - 2, y: f.y(threshold) - 3, "text-anchor": "end" }, `threshold ${yFmt(threshold)}`));
+  }
+  for (const m of markers.filter((m) => m.t >= x0 && m.t <= x1)) {
+    const g = s("g", { class: "alert-marker", "data-kind": m.kind, "data-alert-sk": m.sk, tabindex: 0, role: "link" },
+      s("title", {}, `alert: ${m.kind} · ${fmtTime(new Date(m.t).toISOString())}\n${m.summary || ""}`),
+      s("line", { x1: f.x(m.t), x2: f.x(m.t), y1: f.T, y2: H - f.B }), s("path", { d: `M${f.x(m.t) - 4},${f.T - 6} h8 l-4,6 z` }));
+    g.addEventListener("click", () => go("alerts", { alert: m.sk }));
+    f.svg.append(g);
+  }
+  series.forEach((se, i) => {
+    const color = se.color || SERIES_COLORS[i % SERIES_COLORS.length];
+    const g = s("g", { class: "series", "data-series": se.name });
+    if (se.points.length > 1) g.append(s("polyline", { class: "line", stroke: color, points: se.points.map((p) => `${f.x(p.t)},${f.y(p.v)}`).join(" ") }));
+    for (const p of se.points) g.append(s("circle", { class: "point", cx: f.x(p.t), cy: f.y(p.v), r: 3.5, fill: color, stroke: "#fff", "stroke-width": 1, ...p.attrs }, s("title", {}, p.title)));
+    f.svg.append(g);
+  });
+  const legend = series.length > 1 || series.some((se) => se.legend) ? h("div", { class: "legend" }, series.map((se, i) =>
+    h("span", { class: "key" }, h("i", { style: `background:${se.color || SERIES_COLORS[i % SERIES_COLORS.length]}` }), se.legend || se.name))) : null;
+  return fill(card, h("h3", {}, label), f.svg, legend);
+}
+// Two distributions on shared bins, as shares of their rows: the window's filled, the holdout's outlined.
+function histChart({ id, label, edges, bars, outline }) {
+  const W = 640, H = 190;
+  const card = h("div", { class: "card chart wide", id });
+  const share = (d) => { const n = d.counts.reduce((a, b) => a + b, 0); return d.counts.map((c) => (n ? c / n : 0)); };
+  if (!edges.length || !bars.rows) {
+    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label }); noData(svg, W, H, bars.empty || "no predictions");
+    return fill(card, h("h3", {}, label), svg);
+  }
+  const a = share(bars), b = outline && outline.rows ? share(outline) : null;
+  const f = plotFrame({ label, W, H, L: 46, R: 12, T: 12, B: 22, x: [edges[0], edges[edges.length - 1]], y: [0, Math.max(...a, ...(b || [0]))], yFmt: (v) => `${Math.round(v * 100)}%`,
+    xTicks: [{ v: edges[0], text: edges[0].toFixed(2), anchor: "start" }, { v: edges[edges.length - 1], text: edges[edges.length - 1].toFixed(2), anchor: "end" }] });
+  a.forEach((v, i) => f.svg.append(s("rect", { class: "bar-window", "data-bin": i, x: f.x(edges[i]) + 0.5, width: Math.max(f.x(edges[i + 1]) - f.x(edges[i]) - 1, 0.5), y: f.y(v), height: f.y(0) - f.y(v) },
+    s("title", {}, `${edges[i].toFixed(2)}–${edges[i + 1].toFixed(2)}: ${(v * 100).toFixed(1)}% of the window (${bars.counts[i]})${b ? `, ${(b[i] * 100).toFixed(1)}% of the holdout` : ""}`))));
+  if (b) f.svg.append(s("path", { class: "holdout", d: b.map((v, i) => `${i ? "L" : "M"}${f.x(edges[i])},${f.y(v)} H${f.x(edges[i + 1])}`).join(" ") }));
+  return fill(card, h("h3", {}, label), f.svg, h("div", { class: "legend" },
+    h("span", { class: "key" }, h("i", { class: "window" }), bars.legend), b ? h("span", { class: "key" }, h("i", { class: "holdout" }), outline.legend) : null));
 }
 
 // ---- drift ---------------------------------------------------------------------------------
@@ -549,28 +608,179 @@ async function viewDrift(view) {
   await load();
 }
 
+// ---- monitoring ----------------------------------------------------------------------------
+const RUNS_SHOWN = 200;
+const reportHref = (key) => `/api/monitoring/report?key=${encodeURIComponent(key)}`;
+const ms = (iso) => new Date(iso).getTime();
+async function viewMonitoring(view) {
+  const head = h("div"), driftBox = h("div"), rmseBox = h("div"), dist = h("div"), table = h("div");
+  const charts = h("div", { class: "charts wide" }, driftBox, rmseBox, dist);
+  fill(view, h("h1", {}, "Monitoring"),
+    h("p", { class: "muted" }, "Each run of MonitorFunction looks at the predictions captured since the previous run: feature drift against the reference data, the production version's predictions against its holdout, and live RMSE per model version on the labelled rows. Alerts sent are marked on the time axes."),
+    head, charts, table);
+  let shown = "";
+  async function load() {
+    const data = await api(`/api/monitoring/runs?limit=${RUNS_SHOWN}`);
+    const runs = data.items.filter((r) => r.at && !r.error);
+    if (!data.items.length) {
+      fill(head, h("div", { class: "card empty", id: "monitor-empty" }, h("p", {}, h("b", {}, "No monitoring runs yet.")),
+        h("p", {}, "Run one now with ", h("code", {}, "make monitor"), ", or wait for MonitorFunction's schedule (", h("code", {}, "MonitorSchedule"),
+          ", hourly by default). Each run looks at the predictions captured since the previous one (", h("code", {}, "make predict"), " makes some) and writes its record under ",
+          h("code", {}, "monitoring/runs/"), ".")));
+      fill(driftBox); fill(rmseBox); fill(dist); fill(table); shown = ""; return;
+    }
+    // Markers for the alerts sent while the charted runs happened (from the oldest run's window on).
+    const oldest = runs.length ? runs[runs.length - 1] : null;
+    let alerts = [];
+    if (oldest) {
+      try { alerts = (await api(`/api/alerts?limit=500&since=${encodeURIComponent(oldest.window.start || oldest.at)}`)).items; } catch { /* no markers */ }
+    }
+    const stamp = `${data.items[0].key}|${data.total}|${alerts.length}`;
+    if (stamp === shown) return;  // nothing new: keep the page (and whatever the user is hovering) as it is
+    shown = stamp;
+    const markers = alerts.map((a) => ({ t: ms(a.timestamp), kind: a.kind, summary: a.summary, sk: a.sk }));
+    const latest = data.items[0];
+    drawHead(latest, data);
+    const chrono = [...runs].reverse();
+    const versions = [...new Set(chrono.flatMap((r) => Object.keys(r.versions || {})))].sort();
+    fill(driftBox,
+      timeChart({ id: "drift-share-chart", label: "Feature drift share per run", yMin: 0, threshold: data.threshold, markers, yFmt: (v) => v.toFixed(2),
+        empty: "no drift share yet (a window needs at least 100 records)",
+        series: [{ name: "feature drift share", points: chrono.filter((r) => typeof r.feature_drift_share === "number").map((r) => ({
+          t: ms(r.at), v: r.feature_drift_share, attrs: { "data-run": r.run_id, "data-drifted": String(!!r.feature_drift) },
+          title: `${fmtTime(r.at)}: drift share ${r.feature_drift_share.toFixed(2)}${r.drifted_columns.length ? ` (${r.drifted_columns.join(", ")})` : ""}` })) }] }));
+    fill(rmseBox, timeChart({ id: "rmse-chart", label: "Live RMSE per model version ($100k)", yMin: 0, markers, empty: "no labelled predictions yet (upload labels to labels/)",
+        series: versions.map((v) => ({ name: v, legend: v, points: chrono.filter((r) => r.versions[v] && typeof r.versions[v].rmse === "number").map((r) => ({
+          t: ms(r.at), v: r.versions[v].rmse, attrs: { "data-run": r.run_id, "data-version": v },
+          title: `${v} at ${fmtTime(r.at)}: RMSE ${r.versions[v].rmse.toFixed(4)} on ${r.versions[v].labelled_rows} labelled rows` })) })) }));
+    drawTable(data);
+    await drawDistribution(latest);
+  }
+  function drawHead(r, data) {
+    if (r.error) { fill(head, h("div", { class: "notice" }, h("span", { class: "err" }, `Run ${r.run_id}: `), r.error)); return; }
+    const pd = r.prediction_drift || {};
+    fill(head, h("div", { class: "card", id: "monitor-latest" }, h("div", { class: "row" },
+      h("div", { class: "stat" }, h("b", {}, fmtTime(r.at)), h("span", {}, `latest run (${r.trigger || "?"}) · ${data.total} in all`)),
+      h("div", { class: "stat" }, h("b", {}, r.records ?? "—"), h("span", {}, `records in ${r.window.hours ?? "?"} h`)),
+      h("div", { class: "stat" }, h("b", {}, r.labelled_rows ?? "—"), h("span", {}, `labelled rows (${r.unmatched_label_ids ?? 0} label ids unmatched)`)),
+      h("div", { class: "stat" }, h("b", {}, typeof r.feature_drift_share === "number" ? r.feature_drift_share.toFixed(2) : "—"), h("span", {}, "feature drift share")),
+      h("div", { class: "stat" }, h("b", {}, pd.drifted === true ? "drifted" : pd.drifted === false ? "stable" : "—"), h("span", {}, "prediction drift")),
+      h("span", { class: "spacer" }), h("a", { href: reportHref(r.report_key), target: "_blank", rel: "noopener", class: "btn small" }, "Latest report ↗")),
+      r.decision ? h("p", { class: "muted", style: "margin:8px 0 0" }, r.decision) : null));
+  }
+  async function drawDistribution(r) {
+    if (r.error) { fill(dist); return; }
+    fill(dist, h("div", { class: "card chart wide", id: "distribution-chart" }, h("h3", {}, "Predictions of the latest run"), h("p", { class: "muted" }, "Loading…")));
+    let d;
+    try { d = await api(`/api/monitoring/distribution?key=${encodeURIComponent(r.key)}`); }
+    catch (e) { fill(dist, h("div", { class: "card chart wide", id: "distribution-chart" }, h("h3", {}, "Predictions of the latest run"), h("p", { class: "muted" }, e.message))); return; }
+    const v = d.version || "production";
+    const q = (qs) => (qs && qs.p50 !== undefined ? ` · median ${qs.p50.toFixed(2)}, 5–95% ${qs.p5.toFixed(2)}–${qs.p95.toFixed(2)}` : "");
+    fill(dist, histChart({ id: "distribution-chart", label: `Predictions of the latest run (${v}, $100k) against its holdout`, edges: d.edges,
+      bars: { ...d.window, legend: `window: ${d.window.rows} predictions of ${v}${q(d.window.quantiles)}${d.sampled ? ` (from ${d.objects_read} of ${d.objects_total} capture objects)` : ""}`,
+        empty: `no predictions of ${v} captured in the window` },
+      outline: d.holdout ? { ...d.holdout, legend: `holdout: ${d.holdout.rows} predictions${q(d.holdout.quantiles)}` } : null }));
+  }
+  function liveRmse(r) {
+    const rows = Object.entries(r.versions).filter(([, m]) => typeof m.rmse === "number");
+    return rows.length ? rows.map(([v, m]) => h("div", { title: `${m.labelled_rows} labelled rows` }, `${v} ${m.rmse.toFixed(3)}`)) : h("span", { class: "muted" }, "—");
+  }
+  function drawTable(data) {
+    fill(table, h("h2", {}, "Runs"), h("div", { class: "table-wrap" }, h("table", { id: "monitor-runs" },
+      h("thead", {}, h("tr", {}, ["Run", "Trigger", "Window", "Records", "Labelled", "Drift share", "Prediction drift", "Live RMSE", "Actions", "Report"].map((t, i) => h("th", { class: i >= 3 && i <= 4 ? "num" : "" }, t)))),
+      h("tbody", {}, data.items.map((r) => r.error ? h("tr", { "data-run": r.run_id }, h("td", {}, r.run_id), h("td", { colspan: 9, class: "err" }, r.error)) : h("tr", { "data-run": r.run_id },
+        h("td", {}, fmtTime(r.at)), h("td", {}, r.trigger || "—"),
+        h("td", { class: "muted" }, `${r.window.hours ?? "?"} h · since ${r.window.since || "?"}`),
+        h("td", { class: "num" }, r.records ?? "—"), h("td", { class: "num" }, r.labelled_rows ?? "—"),
+        h("td", {}, typeof r.feature_drift_share === "number"
+          ? [h("span", { class: `bar${r.feature_drift ? " bad" : ""}` }, h("i", { style: `width:${Math.round(r.feature_drift_share * 100)}%` })), r.feature_drift_share.toFixed(2)]
+          : h("span", { class: "muted", title: r.feature_drift_reason || "" }, "—")),
+        h("td", {}, r.prediction_drift.drifted === true ? pill("failed", "drifted") : r.prediction_drift.drifted === false ? pill("succeeded", "stable")
+          : h("span", { class: "muted", title: r.prediction_drift.reason || "" }, "—")),
+        h("td", { class: "mono nowrap" }, liveRmse(r)),
+        h("td", {}, r.actions.length ? r.actions.map((a) => h("span", { class: "pill st-caught action" }, a.replace("alert:", "alert: ").replaceAll("_", " "))) : h("span", { class: "muted" }, "none")),
+        h("td", {}, h("a", { href: reportHref(r.report_key), target: "_blank", rel: "noopener", class: "report-link" }, "report ↗"), " ",
+          h("a", { href: reportHref(r.key), target: "_blank", rel: "noopener", class: "record-link muted" }, "JSON"))))))),
+    data.total > data.items.length ? h("p", { class: "muted" }, `The newest ${data.items.length} of ${data.total} runs.`) : null);
+  }
+  await load();
+  poll(view, 15000, load);
+}
+
+// ---- alerts --------------------------------------------------------------------------------
+const TONE_CLASS = { good: "succeeded", bad: "failed", warn: "caught", active: "running", neutral: "previous" };
+async function viewAlerts(view, params) {
+  const kind = params.get("kind") || "", focus = params.get("alert") || "";
+  const first = await api(`/api/alerts?limit=50${kind ? `&kind=${encodeURIComponent(kind)}` : ""}`);
+  const tones = Object.fromEntries(first.kinds.map((k) => [k.kind, k]));
+  const kindPill = (k) => h("span", { class: `pill st-${TONE_CLASS[(tones[k] || {}).tone] || "previous"}`, "data-kind": k, title: (tones[k] || {}).description || "" }, (k || "?").replaceAll("_", " "));
+  const sel = h("select", { id: "kind-filter", "aria-label": "Filter by kind", onchange: () => go("alerts", { kind: sel.value }) },
+    h("option", { value: "" }, "All kinds"), first.kinds.map((k) => h("option", { value: k.kind, selected: k.kind === kind, title: k.description }, k.kind.replaceAll("_", " "))));
+  const focusBox = h("div"), tbody = h("tbody"), more = h("div", { class: "pager" });
+  fill(view, h("h1", {}, "Alerts"),
+    h("p", { class: "muted" }, "What a human was told, newest first: every alert published to the alert topic (and audited as alert_sent), with the decision it is about. ", h("code", {}, "make alerts"), " prints the same."),
+    h("div", { class: "toolbar" }, sel), focusBox,
+    h("div", { class: "table-wrap" }, h("table", { id: "alerts" },
+      h("thead", {}, h("tr", {}, ["Time", "Kind", "Summary", "Reason", "Versions", "About", "Delivery"].map((t) => h("th", {}, t)))), tbody)), more);
+  const versions = (v) => Object.entries(v || {}).filter(([, x]) => x).map(([k, x]) => h("div", { class: "mono" }, `${k} ${x}`));
+  const aboutLink = (a) => (a.about ? h("a", { class: "about-link", href: `#/audit?item=${encodeURIComponent(a.about)}`, title: a.about },
+    a.about_action ? `${a.about_action.replaceAll("_", " ")} decision` : "audit item") : h("span", { class: "muted" }, "—"));
+  const row = (a) => h("tr", { "data-alert-id": a.alert_id || "", "data-sk": a.sk, "data-kind": a.kind, class: a.sk === focus ? "focus" : null },
+    h("td", { class: "nowrap" }, fmtTime(a.timestamp)), h("td", {}, kindPill(a.kind)), h("td", {}, a.summary), h("td", {}, a.reason || h("span", { class: "muted" }, "—")),
+    h("td", {}, versions(a.versions)), h("td", {}, aboutLink(a)),
+    h("td", {}, a.published === false ? h("span", { class: "pill st-previous", title: "no alert topic was configured, or publishing failed: audited only" }, "not published") : "sent"));
+  let next = null;
+  function show(data, reset) {
+    if (reset) fill(tbody);
+    tbody.append(...data.items.map(row));
+    if (!tbody.children.length) tbody.append(h("tr", {}, h("td", { colspan: 7, class: "empty", id: "alerts-empty" }, kind ? `No ${kind.replaceAll("_", " ")} alerts.` : "No alerts yet. An alert is sent when production is rolled back, a batch is quarantined, a challenger is rejected, drift or degradation is found, recovery gives up, or an execution fails.")));
+    next = data.next;
+    fill(more, next ? h("button", { class: "btn small", onclick: async () => show(await api(`/api/alerts?limit=50&page=${encodeURIComponent(next)}${kind ? `&kind=${encodeURIComponent(kind)}` : ""}`), false) }, "Load older")
+      : h("span", { class: "muted" }, `${tbody.querySelectorAll("tr[data-sk]").length} shown`));
+  }
+  show(first, true);
+  if (focus) {
+    // The alert an audit item links to: its whole message, even when it is older than the rows shown.
+    try {
+      const a = await api(`/api/alerts/item?sk=${encodeURIComponent(focus)}`);
+      fill(focusBox, h("div", { class: "card focus", id: "alert-focus", "data-sk": a.sk }, h("div", { class: "row" }, kindPill(a.kind), h("b", {}, a.summary), h("span", { class: "spacer" }),
+        h("span", { class: "muted" }, fmtTime(a.timestamp)), aboutLink(a)), a.reason ? h("p", {}, a.reason) : null,
+        h("details", {}, h("summary", { class: "muted" }, "message as published"), jsonBlock(a.message))));
+    } catch (e) { fill(focusBox, h("div", { class: "notice" }, h("span", { class: "err" }, "No such alert. "), e.message)); }
+  }
+  poll(view, 10000, async () => { if (tbody.querySelectorAll("tr[data-sk]").length <= 50) show(await api(`/api/alerts?limit=50${kind ? `&kind=${encodeURIComponent(kind)}` : ""}`), true); });
+}
+
 // ---- audit ---------------------------------------------------------------------------------
-const GOOD = new Set(["fixed", "no_drift", "validated", "promoted", "recovered", "health_ok", "trained"]);
-const BAD = new Set(["quarantined", "rejected", "rolled_back", "recovery_failed", "health_failed"]);
-const WARN = new Set(["drift_detected", "degradation_detected", "retrain_skipped_cooldown", "retrain_skipped_lock", "batch_deferred"]);
+// The actions, their descriptions and tones come from the API (selfheal.audit.AuditAction), once.
+async function actionCatalog() {
+  if (!app.actions) app.actions = Object.fromEntries((await api("/api/audit/actions")).items.map((a) => [a.action, a]));
+  return app.actions;
+}
 function actionPill(a) {
-  const st = GOOD.has(a) ? "succeeded" : BAD.has(a) ? "failed" : WARN.has(a) ? "caught" : a === "retrain_started" ? "running" : "previous";
-  return h("span", { class: `pill st-${st}`, "data-action": a }, a.replaceAll("_", " "));
+  const info = (app.actions || {})[a] || {};
+  return h("span", { class: `pill st-${TONE_CLASS[info.tone] || "previous"}`, "data-action": a, title: info.description || "" }, a.replaceAll("_", " "));
 }
 async function viewAudit(view, params) {
-  const action = params.get("action") || "";
-  const actions = await api("/api/audit/actions");
+  const action = params.get("action") || "", only = params.get("item") || "";
+  const catalog = await actionCatalog();
   const sel = h("select", { id: "action-filter", "aria-label": "Filter by action", onchange: () => go("audit", { action: sel.value }) },
-    h("option", { value: "" }, "All actions"), [...new Set([...actions.items, action].filter(Boolean))].map((a) => h("option", { value: a, selected: a === action }, a.replaceAll("_", " "))));
+    h("option", { value: "" }, "All actions"), [...new Set([...Object.keys(catalog), action].filter(Boolean))].map((a) => h("option", { value: a, selected: a === action, title: (catalog[a] || {}).description || "" }, a.replaceAll("_", " "))));
   const list = h("ul", { class: "timeline card", id: "audit", style: "padding:0" }), more = h("div", { class: "pager" });
   fill(view, h("h1", {}, "Audit trail"), h("p", { class: "muted" }, "Every healing decision, newest first, with its reason and the execution that made it."),
-    h("div", { class: "toolbar" }, sel), list, more);
+    only ? h("div", { class: "toolbar" }, h("a", { href: "#/audit", id: "all-decisions" }, "← all decisions"), h("span", { class: "muted" }, "one decision, linked from an alert")) : h("div", { class: "toolbar" }, sel),
+    list, more);
   let next = null;
-  const item = (it) => h("li", { "data-action": it.action },
+  const alertLinks = (it) => [
+    ...(it.alerts || []).map((a) => h("a", { class: "alert-link pill st-caught", href: `#/alerts?alert=${encodeURIComponent(a.sk)}`, "data-alert-sk": a.sk, title: "the alert sent about this decision" }, `alert sent: ${(a.kind || "?").replaceAll("_", " ")} ›`)),
+    it.action === "alert_sent" ? h("a", { class: "alert-link", href: `#/alerts?alert=${encodeURIComponent(it.sk)}`, "data-alert-sk": it.sk }, "the alert ›") : null,
+    it.action === "alert_sent" && it.details && it.details.about ? h("a", { class: "about-link", href: `#/audit?item=${encodeURIComponent(it.details.about)}` }, "the decision it is about ›") : null];
+  const item = (it) => h("li", { "data-action": it.action, "data-sk": it.sk, class: it.sk === only ? "focus" : null },
     h("time", { datetime: it.timestamp }, fmtTime(it.timestamp)), h("div", {}, actionPill(it.action)),
     h("div", {}, h("div", {}, it.reason),
-      it.execution_arn ? h("div", {}, h("a", { href: `#/execution?arn=${encodeURIComponent(it.execution_arn)}`, class: "execution-link" }, `execution ${shortArn(it.execution_arn)}`)) : null,
-      it.details ? h("details", {}, h("summary", { class: "muted" }, "details"), jsonBlock(it.details)) : null));
+      h("div", { class: "row links" }, alertLinks(it),
+        it.execution_arn ? h("a", { href: `#/execution?arn=${encodeURIComponent(it.execution_arn)}`, class: "execution-link" }, `execution ${shortArn(it.execution_arn)}`) : null),
+      it.details ? h("details", { open: !!only }, h("summary", { class: "muted" }, "details"), jsonBlock(it.details)) : null));
   async function load(reset) {
     const q = new URLSearchParams({ limit: 50 });
     if (action) q.set("action", action);
@@ -582,6 +792,7 @@ async function viewAudit(view, params) {
     next = data.next;
     fill(more, next ? h("button", { class: "btn small", onclick: () => load(false) }, "Load older") : h("span", { class: "muted" }, `${list.children.length} shown`));
   }
+  if (only) { fill(list, item(await api(`/api/audit/item?sk=${encodeURIComponent(only)}`))); return; }
   await load(true);
   poll(view, 5000, () => (list.children.length <= 50 ? load(true) : Promise.resolve()));
 }

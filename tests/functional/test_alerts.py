@@ -160,7 +160,7 @@ def test_rollback_after_a_failed_smoke_test_alerts_and_restores_the_reference(ct
     assert alert["versions"] == {"from": "v0002", "to": "v0001"}
     assert alert["reason"] == "post-promotion smoke test failed"
     assert alert["text"] == "[selfheal] production rolled back v0002 -> v0001: post-promotion smoke test failed"
-    assert alert["execution_arn"] == EXEC + "2" and alert["console"] == f"{CONSOLE}/#/audit"
+    assert alert["execution_arn"] == EXEC + "2" and alert["console"] == f"{CONSOLE}/#/alerts"
     (decision,) = ctx.audit.list(action="rolled_back")
     assert_linked(ctx, alert, decision)
     # Drift is measured against what v0001 was trained on again, and the audit trail says so.

@@ -36,7 +36,7 @@ def test_a_cloudwatch_alarm_notification_reads_as_a_canary_alarm():
     assert alert is not None and alert.kind is AlertKind.CANARY_ALARM
     assert alert.summary == "alarm PredictAliasLatencyAlarm ALARM -> OK"
     assert alert.at == "2026-12-03T09:15:02.120000Z"  # as our alerts write it, so both sort together
-    assert alert.versions == {"serving": "fn:live"} and alert.console_url == "http://console/#/audit"
+    assert alert.versions == {"serving": "fn:live"} and alert.console_url == "http://console/#/alerts"
     assert alert.details["metric"] == "Duration" and alert.details["state"] == "OK"
     assert alarm_alert(ALARM).alert_id == alert.alert_id  # the same notification twice is one alert
     assert read_notification(json.dumps(ALARM))["action"] == "canary_alarm"

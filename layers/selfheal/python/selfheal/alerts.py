@@ -6,7 +6,7 @@ through raw message delivery, Lambda, SQS)::
     {"alert_id": "…", "action": "rollback", "summary": "production rolled back v0003 -> v0002",
      "text": "[selfheal] production rolled back v0003 -> v0002: smoke test failed",  # Slack's field
      "reason": "smoke test failed", "versions": {"from": "v0003", "to": "v0002"},
-     "console": "http://127.0.0.1:8080/#/audit", "at": "2026-12-03T09:15:02Z", "details": {…}}
+     "console": "http://127.0.0.1:8080/#/alerts", "at": "2026-12-03T09:15:02Z", "details": {…}}
 
 Every alert is also an ``alert_sent`` audit item (``details.alert_id``, ``details.about`` = the sort
 key of the audit item it is about), so the console lists alerts and links decisions to them
@@ -106,7 +106,7 @@ class Alerter:
 
     @property
     def console_link(self) -> str:
-        return f"{self._console}/#/audit" if self._console else ""
+        return f"{self._console}/#/alerts" if self._console else ""
 
     def send(self, kind: AlertKind, summary: str, *, reason: str = "", versions: Mapping[str, str | None] | None = None,
              details: Mapping[str, Any] | None = None, execution_arn: str | None = None,
@@ -178,7 +178,7 @@ def alarm_alert(notification: Mapping[str, Any], *, console_url: str = "") -> Al
                  alert_id=f"alarm:{name}:{notification.get('StateChangeTime')}",
                  versions={"serving": dimensions.get("Resource")} if dimensions.get("Resource") else {},
                  details={k: v for k, v in details.items() if v is not None},
-                 console_url=f"{console_url.rstrip('/')}/#/audit" if console_url else "")
+                 console_url=f"{console_url.rstrip('/')}/#/alerts" if console_url else "")
 
 
 def _alarm_time(value: Any) -> str:

@@ -18,7 +18,7 @@ CLOUD := $(PY) -m infra.localcloud.cli
 export TEMPLATE PORT API_PORT CONSOLE_PORT STATE FILE JSON EVENT FN REFERENCE PARAMS TO ACTION FRESH RESET_PARAMS
 export LOCALCLOUD_ENDPOINTS ?= $(STATE)/endpoints.json
 
-.PHONY: setup up test test-unit test-integration invoke events lint data upload predict models audit alerts rollback recover bootstrap demo serve bench clean
+.PHONY: setup up test test-unit test-integration invoke events lint data upload labels monitor predict models audit alerts rollback recover bootstrap demo serve bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ data: $(STAMP)
 upload: $(STAMP)
 	@test -n "$$FILE" || { echo "usage: make upload FILE=path/to/batch.csv" >&2; exit 2; }
 	$(OPS) upload "$$FILE"
+
+# Ground truth for captured predictions: a CSV of prediction_id,<target> (MedHouseVal), into labels/.
+labels: $(STAMP)
+	@test -n "$$FILE" || { echo "usage: make labels FILE=path/to/labels.csv" >&2; exit 2; }
+	$(OPS) labels "$$FILE"
+
+# Run MonitorFunction now (it also runs on MonitorSchedule); the last line is its record, one JSON object.
+monitor: $(STAMP)
+	@$(OPS) monitor
 
 predict: $(STAMP)
 	$(OPS) predict $${JSON:+"$$JSON"}

@@ -3,6 +3,8 @@
     python scripts/ops.py check-reference      check $REFERENCE before `make up` starts anything
     python scripts/ops.py bootstrap            train and promote v0001 through the state machine
     python scripts/ops.py upload FILE          put a CSV batch into s3://<data bucket>/incoming/
+    python scripts/ops.py labels FILE          put a label file (prediction_id,<target>) into s3://<data bucket>/labels/
+    python scripts/ops.py monitor              run MonitorFunction now; its record is the last line, one JSON object
     python scripts/ops.py predict [JSON]       POST /predict on the HTTP API
     python scripts/ops.py models               model versions, metrics and status
     python scripts/ops.py audit [--action A]   the healing decisions, newest first
@@ -190,6 +192,29 @@ def cmd_upload(cloud: Cloud, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_labels(cloud: Cloud, args: argparse.Namespace) -> int:
+    path = readable_file(args.file, "FILE")
+    bucket = cloud.outputs["DataBucketName"]
+    key = f"labels/{args.name or path.name}"
+    cloud.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    print(f"uploaded s3://{bucket}/{key}; the next monitor run joins it to the captured predictions "
+          "(`make monitor` runs one now)")
+    return 0
+
+
+def cmd_monitor(cloud: Cloud, args: argparse.Namespace) -> int:
+    if "MonitorFunctionName" not in cloud.outputs:
+        raise OpsError("the deployed stack has no MonitorFunction (output MonitorFunctionName): "
+                       "restart `make up` to deploy the current template.yaml")
+    record = _invoke(cloud, "MonitorFunctionName", {"mode": "on_demand"})
+    share = record.get("feature_drift_share")
+    print(f"monitor: {record.get('records')} records, {record.get('labelled_rows')} labelled, feature drift share "
+          f"{'n/a' if share is None else f'{share:.2f}'}, actions: {', '.join(record.get('actions') or []) or 'none'}; "
+          f"report s3://{cloud.outputs['DataBucketName']}/{record.get('report_key')}", file=sys.stderr)
+    print(json.dumps(record, default=str, separators=(",", ":")))
+    return 0
+
+
 def cmd_predict(cloud: Cloud, args: argparse.Namespace) -> int:
     r = _predict(cloud, args.json)
     try:
@@ -324,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     u.add_argument("file")
     u.add_argument("--name", default=None, help="object name under incoming/ (default: the file name)")
     u.set_defaults(func=cmd_upload)
+    lb = sub.add_parser("labels")
+    lb.add_argument("file")
+    lb.add_argument("--name", default=None, help="object name under labels/ (default: the file name)")
+    lb.set_defaults(func=cmd_labels)
+    sub.add_parser("monitor").set_defaults(func=cmd_monitor)
     pr = sub.add_parser("predict")
     pr.add_argument("json", nargs="?", default=None, help='a record or {"records": [...]} (default: an example)')
     pr.add_argument("--json", dest="as_json", action="store_true", help="print the answer as is, full precision")

@@ -2,11 +2,13 @@
 task root, their handler run on real events against a moto server (there is no Docker here).
 
 Train trains and publishes v0001; Drift then checks a labelled batch against the reference with
-Evidently and scores it with the production model (onnxruntime). Sizes go to .aws-sam/fresh.
+Evidently and scores it with the production model (onnxruntime); Monitor then reads captured
+predictions and a label file, and measures drift and labelled performance. Sizes go to .aws-sam/fresh.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,9 +33,9 @@ def _fresh(function: str, fresh_dir: Path) -> FreshImage:
     return FreshImage.build(function, package.dockerfile, package.docker_context, fresh_dir / function)
 
 
-def test_image_functions_are_exactly_train_and_drift() -> None:
+def test_image_functions_are_exactly_train_drift_and_monitor() -> None:
     images = {p.logical_id for p in function_packages(ROOT / "template.yaml") if p.package_type == "Image"}
-    assert images == {"TrainFunction", "DriftFunction"}
+    assert images == {"TrainFunction", "DriftFunction", "MonitorFunction"}
 
 
 def test_train_image_trains_exports_and_publishes_a_version(stack: Stack, fresh_dir: Path) -> None:
@@ -68,3 +70,31 @@ def test_drift_image_checks_a_labelled_batch_with_evidently_and_the_production_m
     assert 0 <= result["drift"]["drifted_share"] < 0.5
     assert result["degradation"] is not None and not result["degradation"]["degraded"]
     image.record(fresh_dir, event="S3 put of a 400-row labelled batch", decision=result["decision"])
+
+
+def test_monitor_image_measures_captured_traffic_and_its_labels(stack: Stack, fresh_dir: Path) -> None:
+    from selfheal import datagen
+    from selfheal.inference import OnnxModel
+    from selfheal.schema import DEFAULT_SCHEMA
+    from tests.functional.traffic import labels_csv, predictions, records, write_capture
+
+    registry = stack.registry()
+    if registry.production() is None:  # normally v0001 from the Train test
+        registry.promote("v0001", reason="packaging check")
+    version = registry.production()["version"]
+    s3 = stack.client("s3")
+    s3.put_object(Bucket=stack.data_bucket, Key="reference/current.csv", Body=csv_bytes(1500, seed=1))
+    frame = datagen.generate(400, seed=3)
+    recs = records(frame, predictions(OnnxModel.from_bytes(registry.load_model_bytes(version), DEFAULT_SCHEMA), frame),
+                   version=version)
+    write_capture(s3, stack.data_bucket, recs, per_object=200)
+    s3.put_object(Bucket=stack.data_bucket, Key="labels/check.csv", Body=labels_csv(recs[:40], frame["MedHouseVal"][:40]))
+    time.sleep(1.05)  # S3's LastModified has whole seconds: the window ends before the current one
+    image = _fresh("MonitorFunction", fresh_dir)
+
+    record = image.invoke({"mode": "on_demand"}, stack.environment())
+
+    assert (record["records"], record["labelled_rows"]) == (400, 40), record
+    assert record["feature_drift"] is False and record["versions"][version]["labelled_rows"] == 40
+    assert record["actions"] == [] and record["report_key"].startswith("reports/monitor/")
+    image.record(fresh_dir, event="on-demand run over 400 captured records, 40 labelled", actions=record["actions"])

@@ -1,6 +1,6 @@
-"""`make bench`: serving, batch, emulator, healing and growth, side by side with their baselines.
+"""`make bench`: serving, batch, emulator, healing, growth and monitor, side by side with their baselines.
 
-    python tests/benchmarks/run.py [--quick] [--suites serving,batch,emulator,healing,growth] [--out DIR]
+    python tests/benchmarks/run.py [--quick] [--suites serving,batch,emulator,healing,growth,monitor] [--out DIR]
 
 Starts its own local cloud (free ports, temporary state directory; the same `up` + bootstrap as
 `make up`), a baseline server and reference servers, runs the suites and writes
@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 from context import Bench, Settings, new_tmp  # noqa: E402
 from harness import Results, Row, dumps, markdown  # noqa: E402
 
-SUITES = ("serving", "batch", "emulator", "healing", "growth")
+SUITES = ("serving", "batch", "emulator", "healing", "growth", "monitor")
 CLOUD_SUITES = {"serving", "batch", "emulator", "healing"}
 
 
@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
                     from bench_growth import run_growth
 
                     growth_text = run_growth(bench, res, args.out)
+                elif suite == "monitor":  # in-process against moto: no cloud needed
+                    from bench_monitor import run_monitor_suite
+
+                    run_monitor_suite(bench, res)
             except Exception:  # noqa: BLE001 - one broken suite must not hide the others' figures
                 failed.append(suite)
                 res.extra.setdefault("errors", {})[suite] = traceback.format_exc()

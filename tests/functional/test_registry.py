@@ -209,6 +209,18 @@ def test_publish_rejects_reserved_manifest_keys_and_nan_metrics_without_burning_
     assert publish(registry, 1) == "v0001"
 
 
+def test_documents_are_part_of_the_version_and_read_back(registry: ModelRegistry, s3: Any) -> None:
+    version = registry.publish_version(b"m", {"rmse": 0.5}, {}, documents={"holdout_predictions.json": {"p": [1.5]}})
+    assert registry.read_document(version, "holdout_predictions.json") == {"p": [1.5]}
+    assert registry.read_document(version, "absent.json") is None
+    keys = [v["Key"] for v in s3.list_object_versions(Bucket=BUCKET, Prefix=f"models/{MODEL}/{version}/")["Versions"]]
+    assert f"models/{MODEL}/{version}/holdout_predictions.json" in keys
+    for bad in ({"manifest.json": {}}, {"notes.txt": {}}, {"a/b.json": {}}):
+        with pytest.raises(ValueError):
+            registry.publish_version(b"m", {"rmse": 0.5}, {}, documents=bad)
+    assert [r["version"] for r in registry.list_versions()] == [version]  # a refused document burns no number
+
+
 def test_load_model_bytes_detects_tampered_bytes(registry: ModelRegistry, s3: Any) -> None:
     publish(registry, 1)
     s3.put_object(Bucket=BUCKET, Key=f"models/{MODEL}/v0001/model.onnx", Body=b"bit rot")

@@ -165,10 +165,12 @@ ALERTS = _g("sns:Publish", ["${AlertTopic}"])
 
 
 EXPECTED: dict[str, set[Grant]] = {
-    # fix_batches / quarantine_after_failure: raw batches (drift uploads, bootstrap data), the
-    # reference, quarantine copies (existence check); curated/ and quarantine/ writes.
+    # fix_batches / quarantine_after_failure: raw batches (drift uploads, bootstrap data, the
+    # monitor's labelled traffic), the reference, quarantine copies (existence check); curated/ and
+    # quarantine/ writes.
     "FixDataFunction": (
-        _g("s3:GetObject", [f"{DATA}/incoming/*", f"{DATA}/bootstrap/*", f"{DATA}/reference/*", f"{DATA}/quarantine/*"])
+        _g("s3:GetObject", [f"{DATA}/incoming/*", f"{DATA}/bootstrap/*", f"{DATA}/reference/*", f"{DATA}/quarantine/*",
+                            f"{DATA}/curated/monitor/*"])
         | _g("s3:PutObject", [f"{DATA}/curated/*", f"{DATA}/quarantine/*"])
         | _g("s3:ListBucket", [DATA])
         | _g("dynamodb:PutItem", [TABLE], AUDIT)
@@ -216,6 +218,25 @@ EXPECTED: dict[str, set[Grant]] = {
         | _g("states:StartExecution", ["${SelfHealingStateMachine}"])
         | ALERTS
         # Is the lock's holder execution still running? (Justified wildcard: execution names.)
+        | _g("states:DescribeExecution",
+             ["arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${SelfHealingStateMachine.Name}:*"])
+    ),
+    # run_monitor: captures, labels (malformed ones quarantined), the reference and the production
+    # model's files in; its report, run record and labelled batch out; its window state; then
+    # start_retraining as DriftFunction (lock, cooldown, pending batches, which a new labelled batch
+    # replaces).
+    "MonitorFunction": (
+        _g("s3:GetObject", [f"{DATA}/capture/*", f"{DATA}/labels/*", f"{DATA}/reference/*",
+                            f"{DATA}/quarantine/labels/*", f"{MODEL}/*"])
+        | _g("s3:PutObject", [f"{DATA}/reports/monitor/*", f"{DATA}/monitoring/runs/*", f"{DATA}/curated/monitor/*",
+                              f"{DATA}/quarantine/labels/*"])
+        | _g("s3:ListBucket", [DATA, MODELS])
+        | _g("dynamodb:PutItem", [TABLE], ("AUDIT", "LOCK#retraining", "COOLDOWN#retraining", "PENDING", "MONITOR"))
+        | _g("dynamodb:GetItem", [TABLE], ("LOCK#retraining", "COOLDOWN#retraining", "MONITOR"))
+        | _g("dynamodb:DeleteItem", [TABLE], ("LOCK#retraining", "PENDING"))
+        | _g("dynamodb:Query", [TABLE], ("PENDING",))
+        | _g("states:StartExecution", ["${SelfHealingStateMachine}"])
+        | ALERTS
         | _g("states:DescribeExecution",
              ["arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${SelfHealingStateMachine.Name}:*"])
     ),

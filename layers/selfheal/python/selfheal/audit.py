@@ -62,6 +62,7 @@ class AuditAction(StrEnum):
     EXECUTION_FINISHED = "execution_finished"  # a self-healing execution ended (outcome in details)
     EXECUTION_FAILED = "execution_failed"  # Step Functions reported an execution FAILED, TIMED_OUT or ABORTED
     ALERT_SENT = "alert_sent"  # an alert was published to the alert topic (selfheal.alerts)
+    MONITOR_RUN = "monitor_run"  # a scheduled or on-demand look at live traffic (selfheal.flows.live)
 
 
 class AuditItem(TypedDict, total=False):

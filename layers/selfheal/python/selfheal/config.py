@@ -42,6 +42,8 @@ class Settings:
     alert_topic_arn: str = ""  # the AlertTopic (selfheal.alerts); "" = alerts are audited and logged only
     console_url: str = ""  # the execution console, linked from every alert
     reference_max_rows: int = 50_000  # the drift reference keeps its newest rows (selfheal.flows.reference)
+    min_labelled_rows: int = 500  # the monitor retrains on live traffic only with this many labelled rows
+    capture_retention_days: float = 30.0  # how far back the monitor joins labels to captured predictions
 
     @property
     def schema(self) -> Schema:
@@ -84,6 +86,8 @@ class Settings:
             "MAX_RECOVERY_ATTEMPTS": self.max_recovery_attempts >= 1,
             "MAX_BATCH_ROWS": self.max_batch_rows >= 1,
             "REFERENCE_MAX_ROWS": self.reference_max_rows >= 1,
+            "MIN_LABELLED_ROWS": self.min_labelled_rows >= 1,
+            "CAPTURE_RETENTION_DAYS": self.capture_retention_days > 0,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:

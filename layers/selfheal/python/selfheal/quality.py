@@ -74,6 +74,64 @@ def check_columns(columns: list[str], schema: Schema, *, require_target: bool = 
         raise _reject(f"unknown columns: {unknown}", "unknown_columns", unknown=unknown)
 
 
+def decode_text(raw: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """An uploaded file's bytes as text: ``too_large``, ``empty_file`` or ``not_utf8`` otherwise."""
+    if len(raw) > max_bytes:
+        raise _reject(f"file is {len(raw)} bytes, limit {max_bytes}", "too_large", size=len(raw), limit=max_bytes)
+    if not raw or raw.isspace():
+        raise _reject("file is empty", "empty_file")
+    if b"\x00" in raw:
+        # UTF-8 text never contains NUL; UTF-16 and binary files almost always do.
+        raise _reject("file contains NUL bytes (binary or UTF-16?)", "not_utf8")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _reject(f"file is not UTF-8 text: {exc.reason} at byte {exc.start}", "not_utf8", byte=exc.start) from exc
+    if not text or text.isspace():  # e.g. nothing but a byte-order mark
+        raise _reject("file is empty", "empty_file")
+    return text
+
+
+def read_header(text: str) -> list[str]:
+    """The CSV header's names, stripped; ``malformed_csv`` or ``wrong_delimiter`` when unreadable.
+
+    The header goes through the csv module first: pandas would silently rename duplicate columns
+    ("a", "a.1"), and we want to say which delimiter is wrong before anything else.
+    """
+    try:
+        first_line = next(csv.reader(io.StringIO(text)), [])
+    except csv.Error as exc:
+        raise _reject(f"cannot read the CSV header: {exc}", "malformed_csv") from exc
+    header = [name.strip() for name in first_line]
+    if len(header) == 1:
+        found = [d for d in _DELIMITER_HINTS if d in header[0]]
+        if found:
+            raise _reject(f"header is one column containing {found[0]!r}; expected ','", "wrong_delimiter", found=found)
+    return header
+
+
+def read_text_frame(text: str, header: list[str]) -> pd.DataFrame:
+    """Every cell as text, named by ``header``; ``malformed_csv`` or ``header_only`` when unusable."""
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,  # keep "NA"/"n/a" as text; the caller decides what is missing
+            skip_blank_lines=True,
+            skipinitialspace=True,
+            engine="c",
+        )
+    except pd.errors.ParserError as exc:
+        raise _reject(f"cannot tokenize CSV: {exc}", "malformed_csv") from exc
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas' implicit index: every row has one field more than the header.
+        raise _reject("rows have more fields than the header", "malformed_csv")
+    if frame.empty:
+        raise _reject("file has a header but no data rows", "header_only")
+    frame.columns = header
+    return frame
+
+
 def parse_csv(
     raw: bytes,
     schema: Schema,
@@ -92,51 +150,10 @@ def parse_csv(
     and so are unknown extra ones (see :func:`check_columns`). Raises :class:`DataQualityError` with
     the reason codes listed in the module docstring.
     """
-    if len(raw) > max_bytes:
-        raise _reject(f"file is {len(raw)} bytes, limit {max_bytes}", "too_large", size=len(raw), limit=max_bytes)
-    if not raw or raw.isspace():
-        raise _reject("file is empty", "empty_file")
-    if b"\x00" in raw:
-        # UTF-8 text never contains NUL; UTF-16 and binary files almost always do.
-        raise _reject("file contains NUL bytes (binary or UTF-16?)", "not_utf8")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _reject(f"file is not UTF-8 text: {exc.reason} at byte {exc.start}", "not_utf8", byte=exc.start) from exc
-
-    if not text or text.isspace():  # e.g. nothing but a byte-order mark
-        raise _reject("file is empty", "empty_file")
-
-    # The header goes through the csv module first: pandas would silently rename duplicate
-    # columns ("a", "a.1"), and we want to say which delimiter is wrong before anything else.
-    try:
-        first_line = next(csv.reader(io.StringIO(text)), [])
-    except csv.Error as exc:
-        raise _reject(f"cannot read the CSV header: {exc}", "malformed_csv") from exc
-    header = [name.strip() for name in first_line]
-    if len(header) == 1:
-        found = [d for d in _DELIMITER_HINTS if d in header[0]]
-        if found:
-            raise _reject(f"header is one column containing {found[0]!r}; expected ','", "wrong_delimiter", found=found)
+    text = decode_text(raw, max_bytes=max_bytes)
+    header = read_header(text)
     check_columns(header, schema, require_target=require_target)
-
-    try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,  # keep "NA"/"n/a" as text; fix_batch decides what is missing
-            skip_blank_lines=True,
-            skipinitialspace=True,
-            engine="c",
-        )
-    except pd.errors.ParserError as exc:
-        raise _reject(f"cannot tokenize CSV: {exc}", "malformed_csv") from exc
-    if not isinstance(frame.index, pd.RangeIndex):
-        # pandas' implicit index: every row has one field more than the header.
-        raise _reject("rows have more fields than the header", "malformed_csv")
-    if frame.empty:
-        raise _reject("file has a header but no data rows", "header_only")
-    frame.columns = header
+    frame = read_text_frame(text, header)
     _reject_formulas(frame)
     ordered = [c for c in schema.all_columns if c in frame.columns]
     return frame[ordered].reset_index(drop=True)

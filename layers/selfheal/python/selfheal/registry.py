@@ -4,6 +4,7 @@ S3 layout (a product contract: the console, the predict function and operators r
 
     models/<model>/v0001/model.onnx           ONNX bytes (written first; it claims the number)
     models/<model>/v0001/metrics.json         evaluation metrics
+    models/<model>/v0001/<document>.json      optional documents, e.g. holdout_predictions.json
     models/<model>/v0001/manifest.json        written last: its presence marks the version complete
     models/<model>/aliases/production.json    alias record: current version + bounded history
     models/<model>/status/v0001.json          mutable verdict ("rejected" / "rolled_back")
@@ -29,7 +30,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, Literal, TypedDict, cast, get_args
 
 from botocore.exceptions import ClientError
@@ -49,6 +50,8 @@ PRODUCTION_ALIAS = "production"
 MODEL_FILE = "model.onnx"
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
+# The ONNX model's predictions on its own holdout: the reference for live prediction drift.
+HOLDOUT_PREDICTIONS_FILE = "holdout_predictions.json"
 
 AliasAction = Literal["promote", "rollback"]
 VersionStatus = Literal["production", "previous", "rejected", "rolled_back", "candidate"]
@@ -211,6 +214,7 @@ class ModelRegistry:
         manifest: dict[str, Any],
         *,
         version: str | None = None,
+        documents: Mapping[str, Any] | None = None,
     ) -> str:
         """Write a new immutable version and return its id (``"v0001"``, ``"v0002"``, ...).
 
@@ -221,14 +225,22 @@ class ModelRegistry:
 
         ``version`` pins the id instead of allocating the next one (imports, tests); if it exists,
         ``ModelVersionExistsError`` is raised and nothing is changed.
+
+        ``documents`` are further JSON files of the version (``{"holdout_predictions.json": {...}}``),
+        written after the metrics and before the manifest, so a complete version has them all.
         """
         if not onnx_bytes:
             raise ValueError("onnx_bytes is empty")
         clash = RESERVED_MANIFEST_KEYS.intersection(manifest)
         if clash:
             raise ValueError(f"manifest keys {sorted(clash)} are set by the registry")
+        extra = dict(documents or {})
+        taken = {MODEL_FILE, METRICS_FILE, MANIFEST_FILE}.intersection(extra)
+        if taken or not all(name.endswith(".json") and "/" not in name for name in extra):
+            raise ValueError(f"documents must be <name>.json files other than {sorted(taken) or 'the registry files'}")
         # Serialise before claiming a number, so a bad metric does not burn a version.
         metrics_body = _dumps(metrics)
+        bodies = [(name, _dumps(doc)) for name, doc in extra.items()]
         digest = hashlib.sha256(onnx_bytes).hexdigest()
         document = {
             **manifest,
@@ -242,7 +254,7 @@ class ModelRegistry:
 
         claimed = self._claim(onnx_bytes, version)
         document["version"] = claimed
-        for filename, body in ((METRICS_FILE, metrics_body), (MANIFEST_FILE, _dumps(document))):
+        for filename, body in ((METRICS_FILE, metrics_body), *bodies, (MANIFEST_FILE, _dumps(document))):
             try:
                 self._put(self.version_key(claimed, filename), body, "application/json", if_none_match=True)
             except ClientError as exc:
@@ -316,6 +328,11 @@ class ModelRegistry:
         """One complete version; ``ModelNotFoundError`` if it is missing or incomplete."""
         manifest = self._require_manifest(version)
         return self._record(version, manifest, self.production(), self._marks())
+
+    def read_document(self, version: str, filename: str) -> dict[str, Any] | None:
+        """A JSON document of a version (see ``publish_version``), or ``None`` if it has none by that name."""
+        found = self._get_json(self.version_key(version, filename))
+        return found[0] if found else None
 
     def load_model_bytes(self, version: str) -> bytes:
         """The ONNX bytes of a complete version, checked against the manifest's sha256.

@@ -11,9 +11,10 @@ import pandas as pd
 from selfheal.audit import AuditAction
 from selfheal.context import Context
 from selfheal.flows.keys import holdout_key
+from selfheal.registry import HOLDOUT_PREDICTIONS_FILE
 from selfheal.storage import read_frame, write_frame
 from selfheal.telemetry import Stage
-from selfheal.training import export_onnx, onnx_parity, train_model
+from selfheal.training import export_onnx, onnx_parity, onnx_predict, train_model
 
 _LIBRARIES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "pandas", "numpy")
 
@@ -51,7 +52,12 @@ def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger:
         "parity_tolerance": s.parity_tolerance,
         "libraries": library_versions(),
     }
-    version = ctx.registry.publish_version(onnx_bytes, metrics, manifest)
+    # What serving would answer on the holdout: the reference the monitor compares live predictions with.
+    predictions = onnx_predict(onnx_bytes, trained.X_holdout)
+    holdout_predictions = {"rows": len(predictions), "source": "onnx",
+                           "predictions": [round(float(p), 6) for p in predictions]}
+    version = ctx.registry.publish_version(onnx_bytes, metrics, manifest,
+                                           documents={HOLDOUT_PREDICTIONS_FILE: holdout_predictions})
     holdout = pd.concat([trained.X_holdout.reset_index(drop=True),
                          pd.Series(trained.y_holdout, name=schema.target.name)], axis=1)
     hkey = holdout_key(s.model_name, version)

@@ -277,6 +277,87 @@ def test_predict_worker_killed_mid_request_fails_that_request_only(story):
     assert_consistent(story)
 
 
+# ---- the healing branches no other test runs ------------------------------------------------------
+def alerts(story: Story, kind: str) -> list[dict]:
+    return [a for a in story.audit("alert_sent") if a["details"]["kind"] == kind]
+
+
+def reference_of(story: Story, key: str = "reference/current.csv") -> bytes:
+    return story.s3.get_object(Bucket=story.data_bucket, Key=key)["Body"].read()
+
+
+def test_smoke_test_failing_rolls_back_restores_the_reference_and_alerts(story):
+    # Promote moves the alias before it publishes the reference: let the run that promoted it finish.
+    wait_for(lambda: all(e["status"] != "RUNNING" for e in story.executions()), timeout=120,
+             message="no execution running")
+    previous = story.alias()
+    assert json.loads(reference_of(story, "reference/current.json"))["version"] == previous
+    previous_reference = reference_of(story)  # what drift is measured against while `previous` serves
+    predict = story.cloud.physical("PredictFunction")
+    with promoting_any_challenger(story):
+        arn = start_retraining(story, "smoke", seed=41)
+        # Serving fails from here on, so the new version's smoke test cannot pass.
+        wait_for(lambda: any(e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "Promote"
+                             for e in history(story, arn)), timeout=240, message="the execution to reach Promote")
+        inject(story, function=predict, fault="error", count=1000)
+        desc = finished(story, arn)
+    requests.delete(f"{story.cloud.endpoint_url}/_localcloud/faults", timeout=10).raise_for_status()
+    assert desc["status"] == "FAILED"
+    path = story.path(arn)
+    assert path[path.index("Promote"):] in (["Promote", "SmokeTest", "Healthy", "Rollback", "ReleaseAfterFailure", "Failed"],
+                                           ["Promote", "SmokeTest", "Rollback", "ReleaseAfterFailure", "Failed"]), path
+    assert story.alias() == previous
+    (rolled,) = story.audit("rolled_back", arn)
+    assert rolled["details"].get("to_version") == previous or previous in rolled["reason"]
+    # The rollback alert names the versions and links to its decision; the failed execution alerts too.
+    (alert,) = [a for a in alerts(story, "rollback") if a.get("execution_arn") == arn]
+    assert alert["details"]["about"] == rolled["sk"]
+    assert previous in json.dumps(alert["details"]["message"]["versions"])
+    wait_for(lambda: [a for a in alerts(story, "execution_failed") if a.get("execution_arn") == arn], timeout=30,
+             message="the execution_failed alert (EventBridge status change)")
+    # The reference is the one the version rolled back to was trained on.
+    assert reference_of(story) == previous_reference
+    (restored,) = [a for a in story.audit("reference_restored") if a.get("execution_arn") == arn]
+    assert restored["details"]["restored"] is True
+    assert json.loads(reference_of(story, "reference/current.json"))["version"] == previous
+    assert_consistent(story)
+
+
+def test_a_labelled_batch_without_drift_but_worse_rmse_starts_a_degradation_retraining(story):
+    known = {e["executionArn"] for e in story.executions()}
+    batch = datagen.generate(2000, seed=43)  # the reference's distribution: no feature drift
+    batch[SCHEMA.target.name] = (batch[SCHEMA.target.name] * 1.8).clip(upper=5.0)  # prices moved; features did not
+    key = story.upload("degraded.csv", batch)
+    with promoting_any_challenger(story):
+        desc = story.wait_new_execution(known, timeout=240)
+    (decision,) = [a for a in story.audit("no_drift") if a["details"].get("key") == key]
+    (degraded,) = [a for a in story.audit("degradation_detected") if a["details"].get("key") == key]
+    assert degraded["details"]["degraded"] is True and degraded["details"]["ratio"] > 1.2
+    (started,) = [a for a in story.audit("retrain_started") if a.get("execution_arn") == desc["executionArn"]]
+    assert started["details"]["trigger"] == "degradation"
+    assert key in [b["key"] for b in started["details"]["batches"]]
+    assert decision["details"]["drifted_share"] < 0.5
+    assert [a for a in alerts(story, "degradation") if a["details"]["about"] == degraded["sk"]]
+    assert desc["status"] == "SUCCEEDED"
+    assert_consistent(story)
+
+
+def test_recovery_exhausting_its_attempts_alerts_recovery_failed(story):
+    inject(story, function=story.cloud.physical("PredictFunction"), fault="error", count=1000)
+    resp = story.lam.invoke(FunctionName=story.cloud.physical("RecoverFunction"),
+                            Payload=json.dumps({"mode": "scheduled"}).encode())
+    body = json.loads(resp["Payload"].read())
+    assert resp.get("FunctionError") and body["errorType"] == "RecoveryFailedError", body
+    requests.delete(f"{story.cloud.endpoint_url}/_localcloud/faults", timeout=10).raise_for_status()
+    (failed,) = story.audit("recovery_failed")[:1]
+    (alert,) = [a for a in alerts(story, "recovery_failed") if a["details"]["about"] == failed["sk"]]
+    assert "a human is needed" in alert["details"]["message"]["summary"]
+    # Serving is back once the fault is gone; the next scheduled check finds it healthy.
+    wait_for(lambda: story.predict().status_code == 200, timeout=30, message="serving to answer again")
+    assert _recover(story)["healthy"] is True
+    assert_consistent(story)
+
+
 # ---- the cloud itself dies -----------------------------------------------------------------------
 def test_cloud_killed_mid_execution_restarts_with_it_failed_and_the_lock_reclaimed(story):
     versions_before = story.s3.list_objects_v2(Bucket=story.model_bucket, Prefix=f"models/{MODEL}/")["KeyCount"]

@@ -254,8 +254,11 @@ EXPECTED: dict[str, set[Grant]] = {
         | _g("lambda:GetAlias", [PREDICT, f"{PREDICT}:live"])
         | _g("lambda:UpdateAlias", [PREDICT, f"{PREDICT}:live"])
     ),
-    # serving: the alias (HeadObject), manifests, ONNX bytes, status marks. Nothing else.
-    "PredictFunction": _g("s3:GetObject", [f"{MODEL}/*"]) | _g("s3:ListBucket", [MODELS]),
+    # serving: the alias (HeadObject), manifests, ONNX bytes, status marks; prediction capture objects.
+    "PredictFunction": (
+        _g("s3:GetObject", [f"{MODEL}/*"]) | _g("s3:ListBucket", [MODELS])
+        | _g("s3:PutObject", [f"{DATA}/capture/*"])
+    ),
     # The ASL invokes each step by its unqualified ARN.
     "SelfHealingStateMachine": _g(
         "lambda:InvokeFunction",
@@ -302,10 +305,12 @@ def test_each_role_grants_exactly_its_access_map(roles, owner):
     assert EXPECTED[owner] - granted == set(), "in the access map but not granted"
 
 
-def test_predict_function_is_read_only_on_the_model_prefix(roles):
+def test_predict_function_reads_only_the_model_prefix_and_writes_only_capture_objects(roles):
     granted = grants(role_statements(roles["PredictFunction"]))
-    assert {action for action, _, _ in granted} == {"s3:GetObject", "s3:ListBucket"}
+    assert {action for action, _, _ in granted} == {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
     assert {resource for action, resource, _ in granted if action == "s3:GetObject"} == {f"{MODEL}/*"}
+    # Captured inputs are the data bucket's capture/ prefix only: never models, incoming/ or curated/.
+    assert {resource for action, resource, _ in granted if action == "s3:PutObject"} == {f"{DATA}/capture/*"}
 
 
 def test_only_the_basic_execution_role_is_attached(roles):

@@ -37,6 +37,20 @@ def test_a_prediction_is_one_line_with_count_rows_and_latency_by_model_version(l
     assert json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SelfHeal"
 
 
+def test_capture_counts_ride_on_the_prediction_line_and_flushes_are_their_own_lines(lines):
+    t = Telemetry(write=lines.append)
+    t.prediction(model_version="v0003", rows=4, latency_ms=1.0, captured=2)
+    t.capture_flush(ok=True)
+    t.capture_flush(ok=False)
+    t.capture_dropped(13)
+    prediction, flushed, failed, dropped = (_metrics(line) for line in lines)
+    service = (("service", "selfheal"),)
+    assert prediction[("CaptureRecords", (("model_version", "v0003"), ("service", "selfheal")))] == ("Count", (2.0,))
+    assert flushed == {("CaptureFlushes", service): ("Count", (1.0,))}
+    assert failed == {("CaptureFlushFailures", service): ("Count", (1.0,))}
+    assert dropped == {("CaptureDropped", service): ("Count", (13.0,))}
+
+
 def test_drift_quality_and_healing_events(lines):
     t = Telemetry(namespace="Custom", write=lines.append)
     t.drift_check(share=0.625, drifted=True)

@@ -38,6 +38,9 @@ class Settings:
     max_batch_rows: int = 10_000
     max_upload_bytes: int = 100 * 1024 * 1024
     alias_check_seconds: float = 1.0
+    capture_sampling_rate: float = 1.0  # share of answered predictions recorded (selfheal/capture.py)
+    capture_max_records: int = 1000  # a capture flush is due at this many buffered records...
+    capture_max_age_seconds: float = 60.0  # ...or when the oldest is this old (checked on each request)
     schema_json: str = ""
     alert_topic_arn: str = ""  # the AlertTopic (selfheal.alerts); "" = alerts are audited and logged only
     console_url: str = ""  # the execution console, linked from every alert
@@ -85,6 +88,9 @@ class Settings:
             "MAX_BAD_ROW_FRACTION": 0 <= self.max_bad_row_fraction <= 1,
             "MAX_RECOVERY_ATTEMPTS": self.max_recovery_attempts >= 1,
             "MAX_BATCH_ROWS": self.max_batch_rows >= 1,
+            "CAPTURE_SAMPLING_RATE": 0 <= self.capture_sampling_rate <= 1,
+            "CAPTURE_MAX_RECORDS": self.capture_max_records >= 1,
+            "CAPTURE_MAX_AGE_SECONDS": self.capture_max_age_seconds >= 0,
             "REFERENCE_MAX_ROWS": self.reference_max_rows >= 1,
             "MIN_LABELLED_ROWS": self.min_labelled_rows >= 1,
             "CAPTURE_RETENTION_DAYS": self.capture_retention_days > 0,

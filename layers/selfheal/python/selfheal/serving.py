@@ -3,7 +3,8 @@
 No scikit-learn or pandas here, so the predict Lambda stays small and its cold start short. The ONNX
 session is cached across warm invocations; the ``production`` alias is re-checked with a cheap
 HeadObject at most every ``ALIAS_CHECK_SECONDS``, so a promotion or rollback reaches serving within
-seconds.
+seconds. Every answered prediction gets a ``prediction_id`` and is captured (``selfheal/capture.py``:
+buffered, written to S3 by the requests that make a flush due, before their invocation ends).
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the route signatures built inside create_app.
@@ -15,12 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi import APIRouter, BackgroundTasks, Body, FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
+from selfheal.capture import CaptureBuffer
 from selfheal.config import Settings
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError
 from selfheal.inference import OnnxModel
@@ -30,6 +32,7 @@ from selfheal.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 VERSION_HEADER = "X-Model-Version"
+PREDICTION_ID_HEADER = "X-Prediction-Id"
 
 
 class ModelUnavailableError(Exception):
@@ -104,15 +107,21 @@ def record_model(schema: Schema) -> type[BaseModel]:
         "examples": [schema.example_record()]}), **fields)
 
 
+PredictionId = Annotated[str, Field(json_schema_extra={"format": "uuid"})]  # a str: no UUID parsing per row
+
+
 class SinglePrediction(BaseModel):
     model_version: str
     prediction: float = Field(description="predicted median house value, in units of $100k")
+    prediction_id: PredictionId = Field(description="names this prediction in the capture records (also the "
+                                                    f"{PREDICTION_ID_HEADER} header)")
 
 
 class BatchPrediction(BaseModel):
     model_version: str
     count: int
     predictions: list[float]
+    prediction_ids: list[PredictionId] = Field(description="one per record, in request order")
 
 
 class Health(BaseModel):
@@ -132,9 +141,12 @@ class ErrorBody(BaseModel):
     model_version: str | None = None
 
 
-def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Telemetry | None = None) -> FastAPI:
+def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Telemetry | None = None,
+               capture: CaptureBuffer | None = None) -> FastAPI:
+    """The app; without ``capture`` predictions still get ids but nothing is recorded."""
     schema = settings.schema
     metrics = telemetry or Telemetry()
+    captures = capture if capture is not None else CaptureBuffer(None, "", sampling_rate=0.0, telemetry=metrics)
     Record = record_model(schema)
     Batch = create_model("PredictBatch", __config__=ConfigDict(extra="forbid"),
                          records=(list[Record], Field(min_length=1, max_length=settings.max_batch_rows)))  # type: ignore[valid-type]
@@ -151,21 +163,31 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
     # can be loaded.
     router = APIRouter()
     errors: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody, "description": "no loadable model"}}
+    answered: dict[int | str, dict[str, Any]] = {200: {"headers": {PREDICTION_ID_HEADER: {
+        "description": "the prediction_id of a single-record answer", "schema": {"type": "string"}}}}}
 
-    @router.post("/predict", response_model=SinglePrediction | BatchPrediction, responses=errors)
-    async def predict(body: Annotated[PredictBody, Body()]) -> SinglePrediction | BatchPrediction:
+    @router.post("/predict", response_model=SinglePrediction | BatchPrediction, responses={**answered, **errors})
+    async def predict(body: Annotated[PredictBody, Body()], request: Request, response: Response,
+                      background: BackgroundTasks) -> SinglePrediction | BatchPrediction:
         """Predict one record, or a batch as ``{"records": [...]}``."""
         start = time.perf_counter()
         loaded = provider.current()
-        if isinstance(body, Batch):
-            rows = [r.model_dump() for r in body.records]  # type: ignore[attr-defined]
-            preds = loaded.model.predict_records(rows)
-            metrics.prediction(model_version=loaded.version, rows=len(preds),
-                               latency_ms=(time.perf_counter() - start) * 1000)
-            return BatchPrediction(model_version=loaded.version, count=len(preds), predictions=preds)
-        (pred,) = loaded.model.predict_records([body.model_dump()])
-        metrics.prediction(model_version=loaded.version, rows=1, latency_ms=(time.perf_counter() - start) * 1000)
-        return SinglePrediction(model_version=loaded.version, prediction=pred)
+        batch = isinstance(body, Batch)
+        rows = [r.model_dump() for r in body.records] if batch else [body.model_dump()]  # type: ignore[union-attr]
+        preds = loaded.model.predict_records(rows)
+        done = time.perf_counter()
+        received = getattr(request.state, "received", start)  # set by the middleware, before validation
+        captured = captures.capture(loaded.version, rows, preds, latency_ms=(done - received) * 1000)
+        metrics.prediction(model_version=loaded.version, rows=len(preds), latency_ms=(done - start) * 1000,
+                           captured=captured.recorded if captures.enabled else None)
+        if captured.flush_due:
+            # Runs after the body is ready and before Mangum's handler returns: inside this invocation.
+            background.add_task(captures.flush)
+        if batch:
+            return BatchPrediction(model_version=loaded.version, count=len(preds), predictions=preds,
+                                   prediction_ids=captured.ids)
+        response.headers[PREDICTION_ID_HEADER] = captured.ids[0]
+        return SinglePrediction(model_version=loaded.version, prediction=preds[0], prediction_id=captured.ids[0])
 
     @router.get("/health", response_model=Health, responses=errors)
     async def health() -> Health:
@@ -197,6 +219,7 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
 
     @app.middleware("http")
     async def version_header(request: Request, call_next: Any) -> Any:
+        request.state.received = time.perf_counter()  # a capture record's latency counts validation too
         response = await call_next(request)
         cached = provider.cached
         if cached is not None:
@@ -241,5 +264,19 @@ def app_from_env() -> FastAPI:
 
     settings = Settings.from_env()
     registry = ModelRegistry(make_client("s3"), settings.model_bucket, settings.model_name)
+    telemetry = Telemetry()
+    capture = CaptureBuffer(_capture_client(), settings.data_bucket, max_records=settings.capture_max_records,
+                            max_age_seconds=settings.capture_max_age_seconds,
+                            sampling_rate=settings.capture_sampling_rate, telemetry=telemetry)
     return create_app(settings, ModelProvider(registry, settings.schema, check_seconds=settings.alias_check_seconds),
-                      telemetry=Telemetry())
+                      telemetry=telemetry, capture=capture)
+
+
+def _capture_client() -> Any:
+    """S3 for capture flushes: short timeouts and one retry, so an unreachable S3 costs a request
+    seconds, never the function's timeout (a flush must not fail the prediction it runs in)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(connect_timeout=2, read_timeout=5,
+                                            retries={"mode": "standard", "max_attempts": 2}))

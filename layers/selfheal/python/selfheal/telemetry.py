@@ -14,6 +14,10 @@ metric                    unit          dimensions (besides ``service``)  when
 ``Predictions``           Count         ``model_version``                 each answered ``POST /predict``
 ``PredictedRows``         Count         ``model_version``                 rows in that request
 ``PredictionLatency``     Milliseconds  ``model_version``                 model lookup + ONNX inference
+``CaptureRecords``        Count         ``model_version``                 records of that request captured
+``CaptureFlushes``        Count         --                                capture objects written to S3
+``CaptureFlushFailures``  Count         --                                capture writes that failed
+``CaptureDropped``        Count         --                                records dropped past the cap
 ``DriftChecks``           Count         --                                each drift check of a batch
 ``DriftDetected``         Count         --                                1 when the batch drifted, else 0
 ``DriftShare``            None          --                                share of drifted columns
@@ -88,13 +92,27 @@ class Telemetry:
     def namespace(self) -> str:
         return str(self._provider.namespace)
 
-    def prediction(self, *, model_version: str, rows: int, latency_ms: float) -> None:
-        """One answered prediction request of ``rows`` records, served by ``model_version``."""
-        self._emit({"model_version": model_version}, (
+    def prediction(self, *, model_version: str, rows: int, latency_ms: float, captured: int | None = None) -> None:
+        """One answered prediction request of ``rows`` records, served by ``model_version``.
+
+        ``captured``: how many of its records the capture buffer kept (None when capture is off).
+        """
+        metrics: tuple[tuple[str, MetricUnit, float], ...] = (
             ("Predictions", MetricUnit.Count, 1),
             ("PredictedRows", MetricUnit.Count, rows),
             ("PredictionLatency", MetricUnit.Milliseconds, latency_ms),
-        ))
+        )
+        if captured is not None:
+            metrics += (("CaptureRecords", MetricUnit.Count, captured),)
+        self._emit({"model_version": model_version}, metrics)
+
+    def capture_flush(self, *, ok: bool) -> None:
+        """One capture PutObject: written (``CaptureFlushes``) or failed (``CaptureFlushFailures``)."""
+        self._emit({}, (("CaptureFlushes" if ok else "CaptureFlushFailures", MetricUnit.Count, 1),))
+
+    def capture_dropped(self, records: int) -> None:
+        """Captured records dropped unwritten: the buffer was full while S3 refused the flushes."""
+        self._emit({}, (("CaptureDropped", MetricUnit.Count, records),))
 
     def drift_check(self, *, share: float, drifted: bool) -> None:
         """One drift check of an incoming batch: the share of drifted columns and the verdict."""

@@ -140,7 +140,123 @@ def run_serving(b: Bench, res: Results) -> None:
         res.add(Row(SUITE, f"throughput, c=8: {LABELS[name]}", median(rps[name]), "req/s", runs=rounds,
                     spread=spread_of(rps[name], "req/s"), note="baseline" if name == BASE else "reference"))
     res.extra["serving_throughput_rps"] = rps
+    run_capture_overhead(b, res, body)
     b.snapshot_rss("after serving")
+
+
+CAPTURE_ON, CAPTURE_OFF, CAPTURE_OFF_AGAIN = "capture on", "capture off", "capture off, a second copy"
+
+
+def _capture_versions(b: Bench) -> tuple[dict[str, str], str, dict[str, str]]:
+    """Published versions of PredictFunction that differ only in CAPTURE_SAMPLING_RATE (1, 0, and 0 again:
+    the A/A control that shows how far two identical versions differ on this machine).
+
+    Returns them, the version ``live`` pointed at, and ``$LATEST``'s environment, to put back."""
+    assert b.cloud is not None
+    lam, name = b.cloud.client("lambda"), b.function_name("PredictFunction")
+    live = lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"]
+    env = lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    versions = {}
+    for label, rate in ((CAPTURE_ON, "1"), (CAPTURE_OFF, "0"), (CAPTURE_OFF_AGAIN, "0.0")):
+        lam.update_function_configuration(FunctionName=name,
+                                          Environment={"Variables": {**env, "CAPTURE_SAMPLING_RATE": rate}})
+        lam.get_waiter("function_updated").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        versions[label] = lam.publish_version(FunctionName=name, Description=f"bench: {label}")["Version"]
+    return versions, live, env
+
+
+def run_capture_overhead(b: Bench, res: Results, body: bytes) -> None:
+    """Prediction capture on (CaptureSamplingRate=1) against off (0): the same code and configuration
+    otherwise, both behind ``live`` in turn (interleaved rounds), over the HTTP API as users see it.
+
+    The capture settings are the defaults (flush at 1,000 records or 60 s), so the rare requests that
+    write to S3 are in the samples, as they would be in production. Many short rounds: the two
+    versions run in two worker processes on a shared machine, and load drifts within seconds."""
+    assert b.cloud is not None
+    s = b.settings
+    lam, name = b.cloud.client("lambda"), b.function_name("PredictFunction")
+    versions, live, env = _capture_versions(b)
+    target = Target("capture", b.cloud.api_url, "/predict", body)
+    samples: dict[str, list[float]] = {CAPTURE_ON: [], CAPTURE_OFF: [], CAPTURE_OFF_AGAIN: []}
+    per_round: dict[str, dict[int, list[float]]] = {k: {50: [], 99: []} for k in samples}
+    rounds, n = 6 * s.rounds, max(50, s.latency_n // 3)
+    batch = Target("capture-batch", b.cloud.api_url, "/predict", _batch_body())
+    batches: dict[str, list[float]] = {CAPTURE_ON: [], CAPTURE_OFF: []}
+    try:
+        for order in _rotations(list(samples), rounds):
+            for label in order:
+                lam.update_alias(FunctionName=name, Name="live", FunctionVersion=versions[label])
+                xs = [x * 1000 for x in latencies(target, n, s.warmup)]
+                samples[label] += xs
+                for q in (50, 99):
+                    per_round[label][q].append(percentile(xs, q))
+        for order in _rotations(list(batches), max(2, s.rounds)):
+            for label in order:
+                lam.update_alias(FunctionName=name, Name="live", FunctionVersion=versions[label])
+                batches[label] += [x * 1000 for x in latencies(batch, s.batch_n, 1)]
+    finally:
+        lam.update_alias(FunctionName=name, Name="live", FunctionVersion=live)
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": env})
+    runs = f"{rounds}×{n}"
+    figures = {}
+    for q in (50, 99):
+        on, off = percentile(samples[CAPTURE_ON], q), percentile(samples[CAPTURE_OFF], q)
+        figures[f"p{q}"] = {"on": on, "off": off, "ratio": on / off}
+        res.add(Row(SUITE, f"single-record latency p{q}, c=1: prediction capture on (CaptureSamplingRate=1)", on,
+                    "ms", off, "capture off (CaptureSamplingRate=0)", runs,
+                    spread_of(per_round[CAPTURE_ON][q], "ms"), "≤ 1.05× capture off", on <= 1.05 * off,
+                    note=f"capture off: per-round {spread_of(per_round[CAPTURE_OFF][q], 'ms')}"))
+    for q in (50, 99):
+        again, off = percentile(samples[CAPTURE_OFF_AGAIN], q), percentile(samples[CAPTURE_OFF], q)
+        figures[f"p{q}_a_a"] = {"off_again": again, "off": off, "ratio": again / off}
+        res.add(Row(SUITE, f"single-record latency p{q}, c=1: A/A control, capture off in a second version", again,
+                    "ms", off, "capture off", runs, spread_of(per_round[CAPTURE_OFF_AGAIN][q], "ms"),
+                    note="identical configurations: how far apart two versions measure here (the noise)"))
+    on, off = median(batches[CAPTURE_ON]), median(batches[CAPTURE_OFF])
+    figures["batch_10k_median"] = {"on": on, "off": off, "ratio": on / off}
+    res.add(Row(SUITE, "10k-row batch over HTTP, median: prediction capture on", on, "ms", off, "capture off",
+                f"{max(2, s.rounds)}×{s.batch_n}", spread_of(batches[CAPTURE_ON], "ms"),
+                note="every such batch makes a flush due: 10,000 records encoded, gzipped and written before "
+                     "the answer"))
+    figures.update(_capture_in_process(b, res))
+    res.extra["capture_overhead_ms"] = figures
+
+
+def _batch_body() -> bytes:
+    from selfheal import datagen
+    from selfheal.schema import DEFAULT_SCHEMA
+
+    return json.dumps({"records": datagen.generate(10_000, seed=123)[DEFAULT_SCHEMA.feature_names]
+                       .to_dict("records")}).encode()
+
+
+def _capture_in_process(b: Bench, res: Results) -> dict[str, Any]:
+    """Where capture's time goes: per request (buffering one record) and per flush (1,000 records)."""
+    from selfheal.capture import CaptureBuffer
+    from selfheal.telemetry import Telemetry
+
+    assert b.cloud is not None
+    s = b.settings
+    rec, quiet = _record(), Telemetry(write=lambda _: None)
+    on = CaptureBuffer(None, "", max_records=10**9, max_age_seconds=float("inf"), telemetry=quiet)
+    off = CaptureBuffer(None, "", sampling_rate=0.0, telemetry=quiet)
+    n = s.latency_n * s.rounds * 5
+    call_on, call_off = (median(timed(lambda buf=buf: buf.capture("v0001", [rec], [2.5], 1.0), n, warmup=100)) * 1e6
+                         for buf in (on, off))
+    writer = CaptureBuffer(b.cloud.client("s3"), b.cloud.output("DataBucketName"), max_records=1000, telemetry=quiet)
+    flushes = []
+    for _ in range(max(3, s.rounds * 2)):
+        for _ in range(1000):
+            writer.capture("v0001", [rec], [2.5], 1.0)
+        t0 = time.perf_counter()
+        assert writer.flush() is True
+        flushes.append((time.perf_counter() - t0) * 1000)
+    res.add(Row(SUITE, "capture per single-record request, in-process (ids, record, buffer): on", call_on, "µs",
+                call_off, "capture off (ids only)", f"1×{n}", note="what capture adds to every request"))
+    res.add(Row(SUITE, "capture flush of 1,000 records, in-process (encode, gzip, PutObject to the local cloud)",
+                median(flushes), "ms", runs=f"1×{len(flushes)}", spread=spread_of(flushes, "ms"),
+                note="once per 1,000 records or 60 s, inside the request that makes it due"))
+    return {"capture_call_us": {"on": call_on, "off": call_off}, "flush_1000_ms": median(flushes)}
 
 
 def run_batch(b: Bench, res: Results) -> None:

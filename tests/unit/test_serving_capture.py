@@ -46,12 +46,12 @@ class Api:
                          capture=buffer)
         self.handler = Mangum(app, lifespan="off")
 
-    def predict(self, payload: Any) -> tuple[int, dict[str, str], Any]:
+    def predict(self, payload: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
         body = json.dumps(payload)
         http = {"method": "POST", "path": "/predict", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
                 "userAgent": "t"}
         event = {"version": "2.0", "routeKey": "POST /predict", "rawPath": "/predict", "rawQueryString": "",
-                 "headers": {"content-type": "application/json", "host": "api.local"},
+                 "headers": {"content-type": "application/json", "host": "api.local", **(headers or {})},
                  "requestContext": {"http": http, "requestId": "r1", "routeKey": "POST /predict", "stage": "$default",
                                     "accountId": "123456789012", "apiId": "api", "domainName": "api.local",
                                     "domainPrefix": "api", "time": "03/Dec/2026:09:59:58 +0000",
@@ -163,3 +163,17 @@ def test_capture_adds_little_to_a_request_in_process(lines):
 
     best(on), best(off)  # warm both
     assert best(on) < best(off) * 1.5 + 0.0002
+
+
+def test_the_recover_functions_health_check_is_answered_with_an_id_but_never_captured(lines):
+    from selfheal.capture import HEALTH_CHECK_HEADER
+    from selfheal.flows.recover import _predict_event
+
+    s3, clock = FakeS3(), Clock()
+    buffer = CaptureBuffer(s3, "data", max_records=1, clock=clock, now=clock.now,
+                           telemetry=Telemetry(write=lines.append))
+    check_headers = _predict_event(record(3.0))["headers"]
+    assert HEALTH_CHECK_HEADER.lower() in check_headers
+    status, _, body = Api(buffer, lines).predict(record(3.0), headers=check_headers)
+    assert status == 200 and uuid.UUID(body["prediction_id"])
+    assert len(buffer) == 0 and s3.calls == 0

@@ -77,6 +77,9 @@ from selfheal.telemetry import Telemetry
 logger = logging.getLogger(__name__)
 
 CAPTURE_PREFIX = "capture/"
+# Sent by RecoverFunction's health check and smoke test (selfheal.flows.recover): its fixed example
+# record is not traffic, so such requests get ids but are never captured or monitored.
+HEALTH_CHECK_HEADER = "X-Selfheal-Health-Check"
 KEEP_FACTOR = 10  # while S3 refuses the flushes, at most this many times CaptureMaxRecords are kept
 
 

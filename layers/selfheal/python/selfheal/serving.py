@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
-from selfheal.capture import CaptureBuffer
+from selfheal.capture import HEALTH_CHECK_HEADER, CaptureBuffer, Captured, new_ids
 from selfheal.config import Settings
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError
 from selfheal.inference import OnnxModel
@@ -177,7 +177,11 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
         preds = loaded.model.predict_records(rows)
         done = time.perf_counter()
         received = getattr(request.state, "received", start)  # set by the middleware, before validation
-        captured = captures.capture(loaded.version, rows, preds, latency_ms=(done - received) * 1000)
+        if request.headers.get(HEALTH_CHECK_HEADER):
+            # RecoverFunction's fixed record (health check, smoke test) is not traffic: never monitored.
+            captured = Captured(new_ids(len(preds)), 0, False)
+        else:
+            captured = captures.capture(loaded.version, rows, preds, latency_ms=(done - received) * 1000)
         metrics.prediction(model_version=loaded.version, rows=len(preds), latency_ms=(done - start) * 1000,
                            captured=captured.recorded if captures.enabled else None)
         if captured.flush_due:

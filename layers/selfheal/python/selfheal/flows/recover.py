@@ -15,6 +15,7 @@ from typing import Any
 
 from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
+from selfheal.capture import HEALTH_CHECK_HEADER
 from selfheal.context import Context
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError, NoHealthyModelError, RecoveryFailedError
 from selfheal.flows.promote import rollback
@@ -38,7 +39,9 @@ def _predict_event(record: dict[str, Any]) -> dict[str, Any]:
     body = json.dumps(record)
     return {
         "version": "2.0", "routeKey": "POST /predict", "rawPath": "/predict", "rawQueryString": "",
-        "headers": {"content-type": "application/json", "user-agent": "selfheal-recover"},
+        # The health-check header keeps this fixed record out of the prediction capture (not traffic).
+        "headers": {"content-type": "application/json", "user-agent": "selfheal-recover",
+                    HEALTH_CHECK_HEADER.lower(): "1"},
         "requestContext": {"http": {"method": "POST", "path": "/predict", "protocol": "HTTP/1.1",
                                     "sourceIp": "127.0.0.1", "userAgent": "selfheal-recover"},
                            "routeKey": "POST /predict", "stage": "$default", "requestId": "health-check",

@@ -20,13 +20,25 @@ from typing import Any
 from infra.aws.sizes import tree_size
 from infra.localcloud.deploy.images import ImageRecipe, assemble_task_root, handler_of, parse_dockerfile
 
-# Runs inside the fresh environment: import the handler from the task root (cold start), invoke it once.
+# Runs inside the fresh environment: import the handler from the task root (cold start), invoke it once
+# with a context carrying what Lambda's does (request id, remaining time, ...), as handlers use it.
 _RUNNER = """
-import importlib, json, sys
+import importlib, json, sys, time, uuid
 sys.path.insert(0, sys.argv[1])
 module_name, _, function_name = sys.argv[2].rpartition(".")
 handler = getattr(importlib.import_module(module_name), function_name)
-result = handler(json.load(sys.stdin), None)
+
+class Context:
+    function_name, function_version, memory_limit_in_mb = module_name, "$LATEST", 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + module_name
+    aws_request_id = str(uuid.uuid4())
+    log_group_name, log_stream_name = "/aws/lambda/" + module_name, "fresh-env"
+    _deadline = time.time() + 900
+
+    def get_remaining_time_in_millis(self):
+        return int(max(self._deadline - time.time(), 0) * 1000)
+
+result = handler(json.load(sys.stdin), Context())
 sys.stdout.write("\\n" + json.dumps({"result": result}, default=str) + "\\n")
 """
 

@@ -1,6 +1,6 @@
-"""`make bench`: serving, batch, emulator, healing, growth and monitor, side by side with their baselines.
+"""`make bench`: serving, batch, emulator, healing, growth, monitor and alerts, side by side with their baselines.
 
-    python tests/benchmarks/run.py [--quick] [--suites serving,batch,emulator,healing,growth,monitor] [--out DIR]
+    python tests/benchmarks/run.py [--quick] [--suites serving,batch,emulator,healing,growth,monitor,alerts] [--out DIR]
 
 Starts its own local cloud (free ports, temporary state directory; the same `up` + bootstrap as
 `make up`), a baseline server and reference servers, runs the suites and writes
@@ -24,8 +24,8 @@ sys.path.insert(0, str(HERE))
 from context import Bench, Settings, new_tmp  # noqa: E402
 from harness import Results, Row, dumps, markdown  # noqa: E402
 
-SUITES = ("serving", "batch", "emulator", "healing", "growth", "monitor")
-CLOUD_SUITES = {"serving", "batch", "emulator", "healing"}
+SUITES = ("serving", "batch", "emulator", "healing", "growth", "monitor", "alerts")
+CLOUD_SUITES = {"serving", "batch", "emulator", "healing", "alerts"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
                     from bench_monitor import run_monitor_suite
 
                     run_monitor_suite(bench, res)
+                elif suite == "alerts":  # last: it moves production (and back) for its rollbacks
+                    from bench_alerts import run_alerts
+
+                    run_alerts(bench, res)
             except Exception:  # noqa: BLE001 - one broken suite must not hide the others' figures
                 failed.append(suite)
                 res.extra.setdefault("errors", {})[suite] = traceback.format_exc()

@@ -32,6 +32,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from .limits import InvokeLimit, invoke_limit, read_body
+from .runtime.worker import KillReason
 
 logger = logging.getLogger("localcloud.api")
 
@@ -134,7 +135,7 @@ class _App:
         # Fault injection (faults.py): rules set over /_localcloud/faults, and how to apply them.
         self.faults: Any = None
         self.function_names: Callable[[], list[str]] = list
-        self.kill_running: Callable[[str, str], int] = lambda name, reason: 0
+        self.kill_running: Callable[[str, KillReason], int] = lambda name, reason: 0
         # Handlers for JSON-protocol operations moto lacks, by X-Amz-Target.
         self.extra_targets: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]] = {}
         # moto checks a condition and then writes in separate Python steps, so two threads can both
@@ -183,7 +184,7 @@ class _App:
             return
         path = environ.get("PATH_INFO", "") + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
         for name, rule in self.faults.after_call(self.function_names, environ.get("REQUEST_METHOD", ""), path):
-            killed = self.kill_running(name, "injected crash")
+            killed = self.kill_running(name, KillReason.INJECTED_CRASH)
             logger.warning("%s after %s %s: killed %d running environment(s) of %s",
                            rule.describe(), environ.get("REQUEST_METHOD"), path, killed, name)
 

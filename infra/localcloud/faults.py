@@ -32,11 +32,24 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 LOG = logging.getLogger("localcloud.faults")
 
-KINDS = ("error", "delay", "crash", "crash_after_call")
+
+class FaultKind(StrEnum):
+    """A rule's ``fault``: what goes wrong (see Kinds above)."""
+
+    ERROR = "error"
+    DELAY = "delay"
+    CRASH = "crash"
+    CRASH_AFTER_CALL = "crash_after_call"
+
+
+KINDS = tuple(FaultKind)
+# The kinds that act on one invocation; crash_after_call acts on an API request instead.
+_INVOCATION_KINDS = (FaultKind.ERROR, FaultKind.DELAY, FaultKind.CRASH)
 
 
 class FaultSpecError(ValueError):
@@ -47,7 +60,7 @@ class FaultSpecError(ValueError):
 class FaultRule:
     id: str
     function: str
-    fault: str
+    fault: FaultKind
     count: int | None = None
     probability: float = 1.0
     error_type: str = "InjectedFault"
@@ -63,6 +76,10 @@ class FaultRule:
 
     def describe(self) -> str:
         return f"fault {self.fault} (rule {self.id})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as the API shows it (plain JSON values)."""
+        return {**asdict(self), "fault": self.fault.value}
 
 
 def _parse(body: Any, rule_id: str) -> FaultRule:
@@ -86,11 +103,12 @@ def _parse(body: Any, rule_id: str) -> FaultRule:
         value = body.get(name, 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise FaultSpecError(f"{name}: a non-negative integer")
-    if body["fault"] == "delay" and not body.get("delay_ms"):
+    kind = FaultKind(body["fault"])
+    if kind == FaultKind.DELAY and not body.get("delay_ms"):
         raise FaultSpecError("delay_ms: required for a delay fault")
-    if body["fault"] == "crash_after_call" and not body.get("path_contains"):
+    if kind == FaultKind.CRASH_AFTER_CALL and not body.get("path_contains"):
         raise FaultSpecError("path_contains: required for crash_after_call")
-    return FaultRule(id=rule_id, **body)
+    return FaultRule(id=rule_id, **{**body, "fault": kind})
 
 
 class FaultInjector:
@@ -104,12 +122,12 @@ class FaultInjector:
         rule = _parse(body, f"fault-{next(self._ids)}")
         with self._lock:
             self._rules.append(rule)
-        LOG.warning("fault rule %s added: %s", rule.id, asdict(rule))
+        LOG.warning("fault rule %s added: %s", rule.id, rule.to_dict())
         return rule
 
     def rules(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [asdict(r) for r in self._rules]
+            return [r.to_dict() for r in self._rules]
 
     def clear(self) -> int:
         with self._lock:
@@ -118,7 +136,7 @@ class FaultInjector:
             LOG.warning("%d fault rule(s) removed", n)
         return n
 
-    def _take(self, function_name: str, kinds: tuple[str, ...], predicate: Any = None) -> FaultRule | None:
+    def _take(self, function_name: str, kinds: tuple[FaultKind, ...], predicate: Any = None) -> FaultRule | None:
         with self._lock:
             for rule in self._rules:
                 if rule.fault not in kinds or not rule.matches(function_name):
@@ -136,7 +154,7 @@ class FaultInjector:
 
     def for_invocation(self, function_name: str) -> FaultRule | None:
         """The fault (error, delay or crash) this invocation of `function_name` gets, if any."""
-        return self._take(function_name, ("error", "delay", "crash"))
+        return self._take(function_name, _INVOCATION_KINDS)
 
     def after_call(self, function_names: Callable[[], list[str]], method: str,
                    path: str) -> list[tuple[str, FaultRule]]:
@@ -145,11 +163,11 @@ class FaultInjector:
         ``function_names`` is only called when such a rule exists: every write passes through here.
         """
         with self._lock:
-            if not any(r.fault == "crash_after_call" for r in self._rules):
+            if not any(r.fault == FaultKind.CRASH_AFTER_CALL for r in self._rules):
                 return []
         fired = []
         for name in function_names():
-            rule = self._take(name, ("crash_after_call",), lambda r: (
+            rule = self._take(name, (FaultKind.CRASH_AFTER_CALL,), lambda r: (
                 (r.method is None or r.method.upper() == method.upper()) and (r.path_contains or "") in path))
             if rule is not None:
                 fired.append((name, rule))

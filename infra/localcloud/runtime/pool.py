@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import RuntimeStoppedError, TooManyRequestsError
 from .spec import FunctionSpec
-from .worker import Invocation, InvokeResult, LogEmitter, Worker, WorkerSettings
+from .worker import Invocation, InvokeResult, KillReason, LogEmitter, Worker, WorkerSettings
 
 logger = logging.getLogger("localcloud.runtime")
 
@@ -112,7 +112,7 @@ class FunctionPool:
             if w.alive and not w.retired and not self.closed and w.spec.fingerprint == self.spec.fingerprint:
                 self._idle.append(w)
             elif w.alive:
-                w.kill("recycled")
+                w.kill(KillReason.RECYCLED)
             self._cond.notify()
 
     def _worker_exited(self, w: Worker) -> None:
@@ -121,7 +121,7 @@ class FunctionPool:
             if w in self._idle:
                 self._idle.remove(w)
             self._cond.notify_all()
-        if w.kill_reason not in (None, "recycled", "shutdown"):
+        if w.kill_reason not in (None, KillReason.RECYCLED, KillReason.SHUTDOWN):
             logger.warning("%s: worker %d ended (%s)", w.spec.name, w.pid, w.kill_reason)
 
     def invoke(self, payload: bytes, *, invoked_arn: str, request_id: str | None = None,
@@ -163,10 +163,10 @@ class FunctionPool:
             idle = [w for w in self._idle if w.last_used < deadline]
             self._idle = [w for w in self._idle if w not in idle]
         for w in idle:
-            w.kill("recycled")
+            w.kill(KillReason.RECYCLED)
         return len(idle)
 
-    def kill_running(self, reason: str) -> int:
+    def kill_running(self, reason: KillReason) -> int:
         """Kill the environments that are running an invocation now; returns how many."""
         with self._cond:
             running = [w for w in self._workers if w.alive and w.busy]
@@ -184,7 +184,7 @@ class FunctionPool:
             workers = list(self._workers)
             self._cond.notify_all()
         for w in workers:
-            w.kill("shutdown")
+            w.kill(KillReason.SHUTDOWN)
 
 
 class LambdaRuntime:
@@ -226,7 +226,7 @@ class LambdaRuntime:
     def function_names(self) -> list[str]:
         return [p.spec.name for p in self.pools().values()]
 
-    def kill_running(self, function_name: str, reason: str) -> int:
+    def kill_running(self, function_name: str, reason: KillReason) -> int:
         return sum(p.kill_running(reason) for p in self.pools().values() if p.spec.name == function_name)
 
     def pools(self) -> dict[str, FunctionPool]:

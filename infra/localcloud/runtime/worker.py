@@ -16,15 +16,27 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from ..faults import FaultKind
 from .api import RuntimeApiServer
 from .spec import FunctionSpec
 
 PYRIC = Path(__file__).with_name("pyric.py")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _PR_SET_PDEATHSIG = 1
+
+
+class KillReason(StrEnum):
+    """Why the runtime killed a worker; the first reason given is the one kept."""
+
+    TIMEOUT = "timeout"  # the invocation (or its init) outlived the function's Timeout: Sandbox.Timedout
+    MEMORY = "memory"  # the process outgrew MemorySize: Runtime.OutOfMemory
+    INJECTED_CRASH = "injected crash"  # a crash or crash_after_call fault (faults.py)
+    RECYCLED = "recycled"  # new code or configuration, or idle too long: expected, not logged
+    SHUTDOWN = "shutdown"  # the local cloud is stopping: expected, not logged
 
 
 @dataclass
@@ -158,7 +170,7 @@ class Worker:
         self.initialized = False
         self.alive = False
         self.retired = False
-        self.kill_reason: str | None = None
+        self.kill_reason: KillReason | None = None
         self._init_error: bytes | None = None
         self.init_ms: float | None = None
         self._spawned_at = 0.0
@@ -238,7 +250,7 @@ class Worker:
     def pid(self) -> int:
         return self.proc.pid if self.proc else 0
 
-    def kill(self, reason: str) -> None:
+    def kill(self, reason: KillReason) -> None:
         with self._lock:
             if self.kill_reason is None:
                 self.kill_reason = reason
@@ -252,7 +264,7 @@ class Worker:
         """Stop after the current invocation (a configuration or code update recycles workers)."""
         self.retired = True
         if self._current is None:
-            self.kill("recycled")
+            self.kill(KillReason.RECYCLED)
 
     def _watch(self) -> None:
         assert self.proc is not None
@@ -265,7 +277,7 @@ class Worker:
             rss = self._rss()
             self.max_rss = max(self.max_rss, rss)
             if rss > self.spec.memory_mb * 1024 * 1024:
-                self.kill("memory")
+                self.kill(KillReason.MEMORY)
                 break
             time.sleep(self.settings.memory_poll_s)
         code = self.proc.wait()
@@ -288,10 +300,10 @@ class Worker:
     def _fail_current(self, inv: Invocation, exit_code: int) -> None:
         reason = self.kill_reason
         rid = inv.request_id
-        if reason == "timeout":
+        if reason == KillReason.TIMEOUT:
             body = {"errorMessage": f"RequestId: {rid} Error: Task timed out after {self.spec.timeout:.2f} seconds",
                     "errorType": "Sandbox.Timedout"}
-        elif reason == "memory":
+        elif reason == KillReason.MEMORY:
             body = {"errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed "
                                     f"(memory limit of {self.spec.memory_mb} MB exceeded)",
                     "errorType": "Runtime.OutOfMemory"}
@@ -401,7 +413,7 @@ class Worker:
             time.sleep(fault.delay_ms / 1000)
             return True
         time.sleep(self.spec.timeout)
-        self.kill("timeout")
+        self.kill(KillReason.TIMEOUT)
         if not inv.done.wait(5):
             self._fail_current(inv, -9)
         return False
@@ -412,7 +424,7 @@ class Worker:
             fault, inv.crash = inv.crash, None
         if fault is not None and not inv.done.is_set():
             self._log(f"[localcloud] {fault.describe()}: killing the execution environment")
-            self.kill("injected crash")
+            self.kill(KillReason.INJECTED_CRASH)
 
     def _arm_crash(self, inv: Invocation, fault: Any) -> None:
         timer = threading.Timer(fault.after_ms / 1000, self._crash, args=(inv,))
@@ -426,10 +438,10 @@ class Worker:
         self._busy.set()
         self._log(f"START RequestId: {inv.request_id} Version: {self.spec.version}")
         kind = fault.fault if fault is not None else None
-        if kind == "error":
+        if kind == FaultKind.ERROR:
             self._inject_error(inv, fault)
-        elif kind != "delay" or self._inject_delay(inv, fault):
-            self._deliver(inv, fault if kind == "crash" else None)
+        elif kind != FaultKind.DELAY or self._inject_delay(inv, fault):
+            self._deliver(inv, fault if kind == FaultKind.CRASH else None)
         return self._finish(inv, cold, tail)
 
     def _deliver(self, inv: Invocation, crash: Any) -> None:
@@ -438,12 +450,12 @@ class Worker:
         self._inbox.put(inv)
         init_timeout = max(self.settings.min_init_timeout_s, self.spec.timeout)
         if not inv.picked.wait(init_timeout) and not inv.done.is_set():
-            self.kill("timeout")
+            self.kill(KillReason.TIMEOUT)
             inv.done.wait(5)
         if crash is not None:
             self._arm_crash(inv, crash)
         if not inv.done.wait(self.spec.timeout):
-            self.kill("timeout")
+            self.kill(KillReason.TIMEOUT)
             inv.done.wait(5)
         if not inv.done.is_set():  # the process would not die; still answer the caller
             self._fail_current(inv, -9)
@@ -465,7 +477,7 @@ class Worker:
         self.last_used = time.monotonic()
         self._busy.clear()
         if self.retired:
-            self.kill("recycled")
+            self.kill(KillReason.RECYCLED)
         return InvokeResult(
             request_id=inv.request_id,
             payload=inv.result,

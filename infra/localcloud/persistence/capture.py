@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .journal import Journal
+from .journal import Journal, RecordKind
 
 LOG = logging.getLogger("localcloud.persistence")
 
@@ -65,7 +65,7 @@ class Capture:
     # ---- record builders -----------------------------------------------------------------------
     def s3_object(self, key: Any) -> dict[str, Any]:
         return {
-            "k": "s3.put", "bucket": key.bucket_name, "key": key.name, "version": key._version_id,
+            "k": RecordKind.S3_PUT, "bucket": key.bucket_name, "key": key.name, "version": key._version_id,
             "modified": _iso(key.last_modified), "blob": self.journal.put_blob(key.value),
             "etag": key._etag, "metadata": dict(key.metadata), "storage": key.storage_class,
             "checksum": [key.checksum_algorithm, key.checksum_value, key.checksum_type],
@@ -117,20 +117,20 @@ def _install_s3() -> None:
     from moto.s3.models import S3Backend
 
     def created(c: Capture, backend: Any, bucket: Any, a: dict[str, Any]) -> None:
-        c.note(lambda: {"k": "s3.bucket", "bucket": a["bucket_name"], "region": a["region_name"]})
+        c.note(lambda: {"k": RecordKind.S3_BUCKET, "bucket": a["bucket_name"], "region": a["region_name"]})
 
     def versioning(c: Capture, backend: Any, _: Any, a: dict[str, Any]) -> None:
-        c.note(lambda: {"k": "s3.versioning", "bucket": a["bucket_name"], "status": a["status"]})
+        c.note(lambda: {"k": RecordKind.S3_VERSIONING, "bucket": a["bucket_name"], "status": a["status"]})
 
     def bucket_deleted(c: Capture, backend: Any, result: Any, a: dict[str, Any]) -> None:
         if result is not None:
-            c.note(lambda: {"k": "s3.bucket_deleted", "bucket": a["bucket_name"]})
+            c.note(lambda: {"k": RecordKind.S3_BUCKET_DELETED, "bucket": a["bucket_name"]})
 
     def put(c: Capture, backend: Any, key: Any, a: dict[str, Any]) -> None:
         c.note(lambda: c.s3_object(key))
 
     def marker(c: Capture, backend: Any, m: Any, a: dict[str, Any]) -> None:
-        c.note(lambda: {"k": "s3.marker", "bucket": a["bucket_name"], "key": a["key_name"],
+        c.note(lambda: {"k": RecordKind.S3_MARKER, "bucket": a["bucket_name"], "key": a["key_name"],
                         "version": m._version_id, "modified": _iso(m.last_modified)})
 
     _after(S3Backend, "create_bucket", created)
@@ -149,7 +149,7 @@ def _install_s3() -> None:
         capture = _active
         # A versioned delete without a version id adds a marker (recorded by its own hook).
         if ok and capture is not None and not capture.suspended and (not versioned or version_id is not None):
-            capture.note(lambda: {"k": "s3.delete", "bucket": bucket_name, "key": key_name,
+            capture.note(lambda: {"k": RecordKind.S3_DELETE, "bucket": bucket_name, "key": key_name,
                                   "version": version_id if versioned else None})
         return ok, meta
 
@@ -162,14 +162,14 @@ def _install_dynamodb() -> None:
     from moto.dynamodb.models.table import Table
 
     def table_created(c: Capture, backend: Any, table: Any, a: dict[str, Any]) -> None:
-        c.note(lambda: {"k": "ddb.table", "region": table.region_name, "table": table.name,
+        c.note(lambda: {"k": RecordKind.DDB_TABLE, "region": table.region_name, "table": table.name,
                         "description": table.describe(base_key="TableDescription")["TableDescription"]})
 
     def table_deleted(c: Capture, backend: Any, table: Any, a: dict[str, Any]) -> None:
-        c.note(lambda: {"k": "ddb.table_deleted", "region": backend.region_name, "table": table.name})
+        c.note(lambda: {"k": RecordKind.DDB_TABLE_DELETED, "region": backend.region_name, "table": table.name})
 
     def item_put(c: Capture, table: Any, item: Any, a: dict[str, Any]) -> None:
-        c.note(lambda: {"k": "ddb.put", "region": table.region_name, "table": table.name,
+        c.note(lambda: {"k": RecordKind.DDB_PUT, "region": table.region_name, "table": table.name,
                         "item": item.to_json()["Attributes"]})
 
     def item_deleted(c: Capture, table: Any, item: Any, a: dict[str, Any]) -> None:
@@ -178,12 +178,12 @@ def _install_dynamodb() -> None:
         key = {table.hash_key_attr: a["hash_key"].to_json()}
         if table.range_key_attr is not None and a["range_key"] is not None:
             key[table.range_key_attr] = a["range_key"].to_json()
-        c.note(lambda: {"k": "ddb.delete", "region": table.region_name, "table": table.name, "key": key})
+        c.note(lambda: {"k": RecordKind.DDB_DELETE, "region": table.region_name, "table": table.name, "key": key})
 
     def item_updated(c: Capture, backend: Any, item: Any, a: dict[str, Any]) -> None:
         # UpdateItem changes an existing item in place (no put_item), so its result is recorded here.
         table = backend.get_table(a["table_name"])
-        c.note(lambda: {"k": "ddb.put", "region": table.region_name, "table": table.name,
+        c.note(lambda: {"k": RecordKind.DDB_PUT, "region": table.region_name, "table": table.name,
                         "item": item.to_json()["Attributes"]})
 
     _after(DynamoDBBackend, "update_item", item_updated)
@@ -199,20 +199,20 @@ def _install_logs() -> None:
 
     def group(c: Capture, backend: Any, created: Any, a: dict[str, Any]) -> None:
         # A new group has no retention policy unless it was created with one (moto's CloudFormation).
-        c.note(lambda: {"k": "logs.group", "region": backend.region_name, "group": a["log_group_name"],
+        c.note(lambda: {"k": RecordKind.LOGS_GROUP, "region": backend.region_name, "group": a["log_group_name"],
                         "retention": created.retention_in_days})
 
     def retention(c: Capture, backend: Any, _: Any, a: dict[str, Any]) -> None:
-        c.note(lambda: {"k": "logs.retention", "region": backend.region_name, "group": a["log_group_name"],
+        c.note(lambda: {"k": RecordKind.LOGS_RETENTION, "region": backend.region_name, "group": a["log_group_name"],
                         "retention": a["retention_in_days"]})
 
     def retention_deleted(c: Capture, backend: Any, _: Any, a: dict[str, Any]) -> None:
-        c.note(lambda: {"k": "logs.retention", "region": backend.region_name, "group": a["log_group_name"],
+        c.note(lambda: {"k": RecordKind.LOGS_RETENTION, "region": backend.region_name, "group": a["log_group_name"],
                         "retention": None})  # the group's events never expire again
 
     def events(c: Capture, backend: Any, _: Any, a: dict[str, Any]) -> None:
         batch = [[e["timestamp"], e["message"]] for e in a["log_events"]]
-        c.note(lambda: {"k": "logs.events", "region": backend.region_name, "group": a["log_group_name"],
+        c.note(lambda: {"k": RecordKind.LOGS_EVENTS, "region": backend.region_name, "group": a["log_group_name"],
                         "stream": a["log_stream_name"], "events": batch})
 
     _after(LogsBackend, "create_log_group", group)
@@ -263,7 +263,7 @@ def _install_stepfunctions() -> None:
                 if event.get("type") == "ExecutionStarted":
                     return  # a redriven run continues its history with ExecutionRedriven instead
                 event = shift_event(event, offset)
-            capture.note(lambda: {"k": "sfn.event", "arn": arn, "event": event})
+            capture.note(lambda: {"k": RecordKind.SFN_EVENT, "arn": arn, "event": event})
 
     setattr(EventManager, "_publish_history_event", publish)  # noqa: B010
 
@@ -284,13 +284,13 @@ def shift_event(event: dict[str, Any], offset: int) -> dict[str, Any]:
 
 
 def execution_start_record(execution: Any) -> dict[str, Any]:
-    return {"k": "sfn.start", "arn": execution.execution_arn, "state_machine": execution.state_machine_arn,
+    return {"k": RecordKind.SFN_START, "arn": execution.execution_arn, "state_machine": execution.state_machine_arn,
             "name": execution.name, "input": execution.execution_input, "start": _iso(execution.start_date)}
 
 
 def execution_end_record(execution: Any) -> dict[str, Any]:
     output = execution.output
-    return {"k": "sfn.end", "arn": execution.execution_arn, "status": execution.status,
+    return {"k": RecordKind.SFN_END, "arn": execution.execution_arn, "status": execution.status,
             "stop": _iso(execution.stop_date), "error": execution.error, "cause": execution.cause,
             "output": output if output is None or isinstance(output, str) else _json(output)}
 

@@ -26,6 +26,7 @@ from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from . import capture
+from .journal import RecordKind
 from .restore import ExecutionState, State, parse_time
 
 LOG = logging.getLogger("localcloud.persistence")
@@ -166,7 +167,7 @@ def redrive(account_id: str, region: str, execution_arn: str) -> datetime:
     new.state_machine_arn = machine.arn
     active = capture.active()
     if active is not None:
-        active.note(lambda: {"k": "sfn.redrive", "arn": execution_arn, "count": count, "event": redriven})
+        active.note(lambda: {"k": RecordKind.SFN_REDRIVE, "arn": execution_arn, "count": count, "event": redriven})
     with _offsets_lock:
         _offsets[execution_arn] = last_id + 1
     # moto types the list with its classic Execution; the parser's executions live there too.

@@ -20,6 +20,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,29 @@ LOG = logging.getLogger("localcloud.persistence")
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 JOURNAL = "journal.jsonl"
+
+
+class RecordKind(StrEnum):
+    """A record's ``"k"``: what changed. The values are on disk in every journal; never rename one."""
+
+    S3_BUCKET = "s3.bucket"
+    S3_VERSIONING = "s3.versioning"
+    S3_BUCKET_DELETED = "s3.bucket_deleted"
+    S3_PUT = "s3.put"  # an object version; its body is a blob
+    S3_MARKER = "s3.marker"  # a delete marker
+    S3_DELETE = "s3.delete"  # a key (unversioned) or one version removed
+    DDB_TABLE = "ddb.table"
+    DDB_TABLE_DELETED = "ddb.table_deleted"
+    DDB_PUT = "ddb.put"  # an item's latest image (PutItem, UpdateItem, batches, transactions)
+    DDB_DELETE = "ddb.delete"
+    LOGS_GROUP = "logs.group"
+    LOGS_RETENTION = "logs.retention"
+    LOGS_EVENTS = "logs.events"
+    SFN_START = "sfn.start"
+    SFN_EVENT = "sfn.event"  # one history event
+    SFN_END = "sfn.end"
+    SFN_REDRIVE = "sfn.redrive"
+    SFN_REDRIVES = "sfn.redrives"  # the redrive count alone (compaction)
 
 
 class CorruptBlobError(Exception):

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ..logretention import unexpired
-from .journal import CorruptBlobError, Journal
+from .journal import CorruptBlobError, Journal, RecordKind
 
 LOG = logging.getLogger("localcloud.persistence")
 
@@ -86,91 +87,158 @@ def fold(journal: Journal) -> State:
 
 
 def _apply_record(state: State, kind: str, r: dict[str, Any]) -> None:
-    if kind == "s3.bucket":
-        state.buckets.setdefault(r["bucket"], Bucket(region=r["region"]))
-    elif kind == "s3.versioning":
-        state.buckets[r["bucket"]].versioning = r["status"]
-    elif kind == "s3.bucket_deleted":
-        state.buckets.pop(r["bucket"], None)
-    elif kind in ("s3.put", "s3.marker"):
-        bucket = state.buckets[r["bucket"]]
-        versions = bucket.keys.setdefault(r["key"], [])
-        if bucket.versioning != "Enabled" and kind == "s3.put" and r.get("version") in (None, "null"):
-            versions[:] = [v for v in versions if v.get("version") not in (None, "null")]
-        versions.append(r)
-    elif kind == "s3.delete":
-        bucket = state.buckets[r["bucket"]]
-        if r.get("version") is None:
-            bucket.keys.pop(r["key"], None)
-        else:
-            remaining = [v for v in bucket.keys.get(r["key"], []) if v.get("version") != r["version"]]
-            if remaining:
-                bucket.keys[r["key"]] = remaining
-            else:
-                bucket.keys.pop(r["key"], None)
-    elif kind == "ddb.table":
-        state.tables[(r["region"], r["table"])] = Table(region=r["region"], description=r["description"])
-    elif kind == "ddb.table_deleted":
-        state.tables.pop((r["region"], r["table"]), None)
-    elif kind in ("ddb.put", "ddb.delete"):
-        table = state.tables[(r["region"], r["table"])]
-        if kind == "ddb.put":
-            table.items[_item_key(table, r["item"])] = r["item"]
-        else:
-            table.items.pop(_item_key(table, r["key"]), None)
-    elif kind in ("logs.group", "logs.retention"):
-        group = (r["region"], r["group"])
-        state.logs.setdefault(group, {})
-        # "retention" is the group's policy from here on (None: none); older group records lack it.
-        if r.get("retention"):
-            state.retention[group] = int(r["retention"])
-        elif "retention" in r:
-            state.retention.pop(group, None)
-    elif kind == "logs.events":
-        streams = state.logs.setdefault((r["region"], r["group"]), {})
-        streams.setdefault(r["stream"], []).extend(r["events"])
-    elif kind.startswith("sfn."):
-        execution = state.executions.setdefault(r["arn"], ExecutionState(arn=r["arn"]))
-        if kind == "sfn.start":
-            execution.start = execution.start or r
-        elif kind == "sfn.event":
-            execution.events.append(r["event"])
-        elif kind == "sfn.end":
-            execution.end = r
-        elif kind == "sfn.redrive":
-            execution.end = None
-            execution.redrives = r["count"]
-            execution.events.append(r["event"])
-        elif kind == "sfn.redrives":
-            execution.redrives = r["count"]
-    else:
+    apply = _APPLY.get(kind)
+    if apply is None:
         raise ValueError(f"unknown record kind {kind!r}")
+    apply(state, r)
+
+
+# ---- one function per record kind ----------------------------------------------------------------
+def _s3_bucket(state: State, r: dict[str, Any]) -> None:
+    state.buckets.setdefault(r["bucket"], Bucket(region=r["region"]))
+
+
+def _s3_versioning(state: State, r: dict[str, Any]) -> None:
+    state.buckets[r["bucket"]].versioning = r["status"]
+
+
+def _s3_bucket_deleted(state: State, r: dict[str, Any]) -> None:
+    state.buckets.pop(r["bucket"], None)
+
+
+def _s3_put(state: State, r: dict[str, Any]) -> None:
+    bucket = state.buckets[r["bucket"]]
+    versions = bucket.keys.setdefault(r["key"], [])
+    # Outside versioning a key has one "null" version, which a put replaces (as on S3).
+    if bucket.versioning != "Enabled" and r.get("version") in (None, "null"):
+        versions[:] = [v for v in versions if v.get("version") not in (None, "null")]
+    versions.append(r)
+
+
+def _s3_marker(state: State, r: dict[str, Any]) -> None:
+    state.buckets[r["bucket"]].keys.setdefault(r["key"], []).append(r)
+
+
+def _s3_delete(state: State, r: dict[str, Any]) -> None:
+    bucket = state.buckets[r["bucket"]]
+    if r.get("version") is None:
+        bucket.keys.pop(r["key"], None)
+        return
+    remaining = [v for v in bucket.keys.get(r["key"], []) if v.get("version") != r["version"]]
+    if remaining:
+        bucket.keys[r["key"]] = remaining
+    else:
+        bucket.keys.pop(r["key"], None)
+
+
+def _ddb_table(state: State, r: dict[str, Any]) -> None:
+    state.tables[(r["region"], r["table"])] = Table(region=r["region"], description=r["description"])
+
+
+def _ddb_table_deleted(state: State, r: dict[str, Any]) -> None:
+    state.tables.pop((r["region"], r["table"]), None)
+
+
+def _ddb_put(state: State, r: dict[str, Any]) -> None:
+    table = state.tables[(r["region"], r["table"])]
+    table.items[_item_key(table, r["item"])] = r["item"]
+
+
+def _ddb_delete(state: State, r: dict[str, Any]) -> None:
+    table = state.tables[(r["region"], r["table"])]
+    table.items.pop(_item_key(table, r["key"]), None)
+
+
+def _logs_group(state: State, r: dict[str, Any]) -> None:
+    """A group's creation or a change of its retention policy."""
+    group = (r["region"], r["group"])
+    state.logs.setdefault(group, {})
+    # "retention" is the group's policy from here on (None: none); older group records lack it.
+    if r.get("retention"):
+        state.retention[group] = int(r["retention"])
+    elif "retention" in r:
+        state.retention.pop(group, None)
+
+
+def _logs_events(state: State, r: dict[str, Any]) -> None:
+    streams = state.logs.setdefault((r["region"], r["group"]), {})
+    streams.setdefault(r["stream"], []).extend(r["events"])
+
+
+def _execution(state: State, r: dict[str, Any]) -> ExecutionState:
+    return state.executions.setdefault(r["arn"], ExecutionState(arn=r["arn"]))
+
+
+def _sfn_start(state: State, r: dict[str, Any]) -> None:
+    execution = _execution(state, r)
+    execution.start = execution.start or r
+
+
+def _sfn_event(state: State, r: dict[str, Any]) -> None:
+    _execution(state, r).events.append(r["event"])
+
+
+def _sfn_end(state: State, r: dict[str, Any]) -> None:
+    _execution(state, r).end = r
+
+
+def _sfn_redrive(state: State, r: dict[str, Any]) -> None:
+    execution = _execution(state, r)
+    execution.end = None
+    execution.redrives = r["count"]
+    execution.events.append(r["event"])
+
+
+def _sfn_redrives(state: State, r: dict[str, Any]) -> None:
+    _execution(state, r).redrives = r["count"]
+
+
+_APPLY: dict[str, Callable[[State, dict[str, Any]], None]] = {
+    RecordKind.S3_BUCKET: _s3_bucket,
+    RecordKind.S3_VERSIONING: _s3_versioning,
+    RecordKind.S3_BUCKET_DELETED: _s3_bucket_deleted,
+    RecordKind.S3_PUT: _s3_put,
+    RecordKind.S3_MARKER: _s3_marker,
+    RecordKind.S3_DELETE: _s3_delete,
+    RecordKind.DDB_TABLE: _ddb_table,
+    RecordKind.DDB_TABLE_DELETED: _ddb_table_deleted,
+    RecordKind.DDB_PUT: _ddb_put,
+    RecordKind.DDB_DELETE: _ddb_delete,
+    RecordKind.LOGS_GROUP: _logs_group,
+    RecordKind.LOGS_RETENTION: _logs_group,
+    RecordKind.LOGS_EVENTS: _logs_events,
+    RecordKind.SFN_START: _sfn_start,
+    RecordKind.SFN_EVENT: _sfn_event,
+    RecordKind.SFN_END: _sfn_end,
+    RecordKind.SFN_REDRIVE: _sfn_redrive,
+    RecordKind.SFN_REDRIVES: _sfn_redrives,
+}
 
 
 def compacted(state: State) -> list[dict[str, Any]]:
     """The shortest journal that folds back into `state`."""
     out: list[dict[str, Any]] = []
     for name, bucket in state.buckets.items():
-        out.append({"k": "s3.bucket", "bucket": name, "region": bucket.region})
+        out.append({"k": RecordKind.S3_BUCKET, "bucket": name, "region": bucket.region})
         if bucket.versioning:
-            out.append({"k": "s3.versioning", "bucket": name, "status": bucket.versioning})
+            out.append({"k": RecordKind.S3_VERSIONING, "bucket": name, "status": bucket.versioning})
         for versions in bucket.keys.values():
             out.extend(versions)
     for (region, name), table in state.tables.items():
-        out.append({"k": "ddb.table", "region": region, "table": name, "description": table.description})
-        out.extend({"k": "ddb.put", "region": region, "table": name, "item": item} for item in table.items.values())
+        out.append({"k": RecordKind.DDB_TABLE, "region": region, "table": name, "description": table.description})
+        out.extend({"k": RecordKind.DDB_PUT, "region": region, "table": name, "item": item} for item in table.items.values())
     for (region, group), streams in state.logs.items():
-        out.append({"k": "logs.group", "region": region, "group": group,
+        out.append({"k": RecordKind.LOGS_GROUP, "region": region, "group": group,
                     "retention": state.retention.get((region, group))})
-        out.extend({"k": "logs.events", "region": region, "group": group, "stream": s, "events": e}
+        out.extend({"k": RecordKind.LOGS_EVENTS, "region": region, "group": group, "stream": s, "events": e}
                    for s, e in streams.items())
     for execution in state.executions.values():
         if execution.start is None:
             continue
         out.append(execution.start)
-        out.extend({"k": "sfn.event", "arn": execution.arn, "event": e} for e in execution.events)
+        out.extend({"k": RecordKind.SFN_EVENT, "arn": execution.arn, "event": e} for e in execution.events)
         if execution.redrives:
-            out.append({"k": "sfn.redrives", "arn": execution.arn, "count": execution.redrives})
+            out.append({"k": RecordKind.SFN_REDRIVES, "arn": execution.arn, "count": execution.redrives})
         if execution.end is not None:
             out.append(execution.end)
     return out
@@ -187,7 +255,7 @@ def mark_interrupted(state: State, now: datetime | None = None) -> list[str]:
         last_id = max((int(e.get("id", 0)) for e in execution.events), default=0)
         event = {"id": last_id + 1, "previousEventId": last_id, "type": "ExecutionFailed", "timestamp": moment,
                  "executionFailedEventDetails": {"error": RESTART_ERROR, "cause": RESTART_CAUSE}}
-        end = {"k": "sfn.end", "arn": execution.arn, "status": "FAILED", "stop": moment,
+        end = {"k": RecordKind.SFN_END, "arn": execution.arn, "status": "FAILED", "stop": moment,
                "error": RESTART_ERROR, "cause": RESTART_CAUSE, "output": None}
         execution.events.append(event)
         execution.end = end
@@ -232,7 +300,7 @@ def _load_s3(state: State, journal: Journal, account_id: str) -> None:
             backend.put_bucket_versioning(name, bucket.versioning)
         for key_name, versions in bucket.keys.items():
             for v in versions:
-                if v["k"] == "s3.marker":
+                if v["k"] == RecordKind.S3_MARKER:
                     if key_name in backend.buckets[name].keys:
                         marker = backend._set_delete_marker(name, key_name)
                         marker._version_id = v["version"]

@@ -13,14 +13,14 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 
 from selfheal import datagen
-from selfheal.exceptions import ParityError, TrainingError
+from selfheal.exceptions import TrainingError
+from selfheal.gate import Check, GateCheck, Measured, Thresholds, decide
 from selfheal.schema import CALIFORNIA_HOUSING as SCHEMA
 from selfheal.schema import CategoricalFeature
 from selfheal.training import (
     DEFAULT_PARITY_TOLERANCE,
     MODEL_TYPES,
     build_pipeline,
-    check_parity,
     export_onnx,
     onnx_parity,
     train_model,
@@ -39,6 +39,14 @@ def _with_ocean_proximity(frame: pd.DataFrame) -> pd.DataFrame:
     inland = out["Longitude"] > -118.0 + (out["Latitude"] - 34.0) * -1.2
     out["OceanProximity"] = np.where(bay, "NEAR BAY", np.where(inland, "INLAND", "<1H OCEAN"))
     return out
+
+
+def parity_check(max_abs_diff: float) -> Check:
+    """The validation gate's ONNX parity check on a measured difference: where a bad conversion is refused."""
+    candidate = Measured(r2=1.0, rmse=0.0, parity=max_abs_diff, latency_ms=0.0)
+    thresholds = Thresholds(min_r2=0.0, parity_tolerance=DEFAULT_PARITY_TOLERANCE, max_latency_ms=1.0,
+                            challenger_margin=0.0)
+    return next(c for c in decide(candidate, None, thresholds).checks if c.name == GateCheck.ONNX_PARITY)
 
 
 @pytest.fixture(scope="module")
@@ -82,32 +90,23 @@ def test_params_override_defaults_and_are_recorded_as_json(default_model):
 def test_onnx_matches_sklearn_within_tolerance(default_model, default_onnx):
     diff = onnx_parity(default_onnx, default_model.pipeline, default_model.X_holdout)
     assert diff < DEFAULT_PARITY_TOLERANCE / 100  # float32 noise only (~2e-6 measured)
-    check_parity(diff)
+    assert parity_check(diff).passed
 
 
 def test_parity_holds_on_raw_float64_inputs_too(default_model, default_onnx):
     raw = datagen.generate(2_000, seed=99)[SCHEMA.feature_names]
-    check_parity(onnx_parity(default_onnx, default_model.pipeline, raw))
+    assert parity_check(onnx_parity(default_onnx, default_model.pipeline, raw)).passed
 
 
-def test_check_parity_rejects_a_wrong_conversion():
+def test_the_gate_rejects_a_wrong_conversion():
     # A conversion that lost a step: the ridge model exported without its StandardScaler.
     model = train_model(datagen.generate(1_000, seed=3), SCHEMA, model_type="ridge")
     unscaled = ColumnTransformer([("numeric", "passthrough", SCHEMA.numeric_names)]).fit(model.X_holdout)
     broken = Pipeline([("preprocess", unscaled), ("model", model.pipeline.named_steps["model"])])
     diff = onnx_parity(export_onnx(broken, SCHEMA), model.pipeline, model.X_holdout)
-    with pytest.raises(ParityError) as info:
-        check_parity(diff)
-    assert info.value.details == {"max_abs_diff": diff, "tolerance": DEFAULT_PARITY_TOLERANCE}
-
-
-def test_check_parity_bounds():
-    check_parity(DEFAULT_PARITY_TOLERANCE)
-    with pytest.raises(ParityError):
-        check_parity(DEFAULT_PARITY_TOLERANCE * 1.5)
-    with pytest.raises(ParityError):
-        check_parity(float("nan"))
-    check_parity(0.05, tolerance=0.1)
+    check = parity_check(diff)
+    assert not check.passed
+    assert (check.value, check.threshold) == (diff, DEFAULT_PARITY_TOLERANCE)
 
 
 def test_unfitted_pipeline_cannot_be_exported():
@@ -120,7 +119,7 @@ def test_every_model_type_trains_exports_and_keeps_parity(model_type):
     frame = datagen.generate(1_500, seed=4)
     model = train_model(frame, SCHEMA, model_type=model_type, params=_small(model_type), n_threads=1)
     assert model.metrics["r2"] > 0.5
-    check_parity(onnx_parity(export_onnx(model.pipeline, SCHEMA), model.pipeline, model.X_holdout))
+    assert parity_check(onnx_parity(export_onnx(model.pipeline, SCHEMA), model.pipeline, model.X_holdout)).passed
 
 
 def _small(model_type: str) -> dict:
@@ -132,9 +131,9 @@ def test_categorical_feature_exports_with_a_string_input():
     frame = _with_ocean_proximity(datagen.generate(3_000, seed=5))
     model = train_model(frame, OCEAN_SCHEMA, n_threads=1)
     onnx_bytes = export_onnx(model.pipeline, OCEAN_SCHEMA)
-    check_parity(onnx_parity(onnx_bytes, model.pipeline, model.X_holdout))
+    assert parity_check(onnx_parity(onnx_bytes, model.pipeline, model.X_holdout)).passed
     unseen = model.X_holdout.head(50).assign(OceanProximity="ISLAND")  # declared but never trained on
-    check_parity(onnx_parity(onnx_bytes, model.pipeline, unseen))
+    assert parity_check(onnx_parity(onnx_bytes, model.pipeline, unseen)).passed
 
 
 def test_unknown_model_type_is_named():

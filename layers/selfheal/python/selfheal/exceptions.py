@@ -44,18 +44,6 @@ class TrainingError(SelfHealError):
     reason = "training_failed"
 
 
-class ParityError(TrainingError):
-    """ONNX predictions differ from scikit-learn's by more than the tolerance."""
-
-    reason = "onnx_parity"
-
-
-class ValidationFailedError(SelfHealError):
-    """A challenger failed the validation gate."""
-
-    reason = "validation_failed"
-
-
 class ModelNotFoundError(SelfHealError):
     """A model version or alias does not exist in the registry."""
 

@@ -1,4 +1,4 @@
-"""Training: fit a scikit-learn pipeline on a fixed batch, export it to ONNX, check parity.
+"""Training: fit a scikit-learn pipeline on a fixed batch, export it to ONNX, measure parity.
 
 The pipeline is ``ColumnTransformer -> regressor``: numeric features pass through (standardised
 for linear models) and categorical features are one-hot encoded with ``handle_unknown="ignore"``,
@@ -27,7 +27,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from selfheal.exceptions import ParityError, TrainingError
+from selfheal.exceptions import TrainingError
 from selfheal.inference import load_session, small_request_session_options
 from selfheal.metrics import regression_metrics
 from selfheal.schema import Schema
@@ -265,12 +265,3 @@ def onnx_parity(onnx_bytes: bytes, pipeline: Pipeline, X: pd.DataFrame) -> float
     expected = pipeline.predict(rounded)
     actual = onnx_predict(onnx_bytes, rounded)
     return float(np.max(np.abs(actual - expected))) if len(expected) else 0.0
-
-
-def check_parity(max_abs_diff: float, tolerance: float = DEFAULT_PARITY_TOLERANCE) -> None:
-    """Raise :class:`ParityError` unless ``max_abs_diff`` is a number no larger than ``tolerance``."""
-    if not max_abs_diff <= tolerance:  # also catches NaN
-        raise ParityError(
-            f"ONNX predictions differ from scikit-learn by {max_abs_diff:.3g} (tolerance {tolerance:.3g})",
-            details={"max_abs_diff": max_abs_diff, "tolerance": tolerance},
-        )

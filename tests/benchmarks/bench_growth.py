@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from context import Bench
-from harness import Results, Row, loglog_slope
+from harness import Results, Row, loglog_slope, repo_path
 
 SUITE = "growth"
 STEPS = ("train", "drift", "predict")
@@ -113,5 +113,5 @@ def run_growth(b: Bench, res: Results, out_dir: Path) -> str:
                     note=f"growth: {word}"))
     text = markdown_table(table)
     png = out_dir / "growth.png"
-    res.extra["growth_png"] = str(png) if plot(table, png) else "matplotlib not installed: no PNG"
+    res.extra["growth_png"] = repo_path(png) if plot(table, png) else "matplotlib not installed: no PNG"
     return text

@@ -17,8 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # ---- statistics -------------------------------------------------------------------------------
 
@@ -92,6 +95,14 @@ class Results:
             "rows": [{**asdict(r), "ratio": r.ratio} for r in self.rows],
             "extra": self.extra,
         }
+
+
+def repo_path(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it: committed results name no one's checkout."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:  # an --out outside the repository
+        return str(path)
 
 
 def machine() -> dict[str, Any]:

@@ -28,6 +28,7 @@ from selfheal.exceptions import (
     LockHeldError,
     ModelLoadError,
     ModelNotFoundError,
+    SelfHealError,
 )
 from selfheal.flows.keys import REFERENCE_KEY
 from selfheal.flows.quarantine import quarantine_batch
@@ -182,6 +183,27 @@ def _reclaim_stale_lock(ctx: Context, err: LockHeldError) -> bool:
     return True
 
 
+# What refused a retraining -> the healing action counted and the audit action recorded for it.
+_DEFERRALS = {
+    "lock": (HealingAction.DEFERRED_LOCK, AuditAction.RETRAIN_SKIPPED_LOCK),
+    "cooldown": (HealingAction.DEFERRED_COOLDOWN, AuditAction.RETRAIN_SKIPPED_COOLDOWN),
+}
+
+
+def _defer(ctx: Context, pending: PendingBatches, reason: str, err: SelfHealError, message: str, *,
+           bucket: str, key: str, details: dict[str, Any], already_pending: bool) -> dict[str, Any]:
+    """A refused retraining: the batch is left pending, counted and audited; once only, so a batch
+    the drain retries (``already_pending``) just waits."""
+    if already_pending:
+        logger.info("pending batches wait: %s", err)
+        return {"decision": "waiting", "reason": reason}
+    pending.add(bucket, key, reason)
+    healing, audited = _DEFERRALS[reason]
+    ctx.telemetry.healing_action(healing)
+    ctx.audit.record(audited, message, details=details)
+    return {"decision": "deferred", "reason": reason}
+
+
 def start_retraining(ctx: Context, *, bucket: str, key: str, trigger: str,
                      already_pending: bool = False) -> dict[str, Any]:
     """Take the lock, claim the cooldown, start the state machine; or defer the batch, audited.
@@ -201,26 +223,14 @@ def start_retraining(ctx: Context, *, bucket: str, key: str, trigger: str,
                 raise
             ctx.lock.acquire(name, s.lock_lease_seconds)
     except LockHeldError as err:
-        if already_pending:
-            logger.info("pending batches wait: %s", err)
-            return {"decision": "waiting", "reason": "lock"}
-        pending.add(bucket, key, "lock")
-        ctx.telemetry.healing_action(HealingAction.DEFERRED_LOCK)
-        ctx.audit.record(AuditAction.RETRAIN_SKIPPED_LOCK, f"another retraining is running: {err}",
-                         details={"key": key, "trigger": trigger})
-        return {"decision": "deferred", "reason": "lock"}
+        return _defer(ctx, pending, "lock", err, f"another retraining is running: {err}", bucket=bucket,
+                      key=key, details={"key": key, "trigger": trigger}, already_pending=already_pending)
     try:
         ctx.cooldown.claim(s.cooldown_hours, reason=trigger)
     except CooldownActiveError as err:
         ctx.lock.release(name)
-        if already_pending:
-            logger.info("pending batches wait: %s", err)
-            return {"decision": "waiting", "reason": "cooldown"}
-        pending.add(bucket, key, "cooldown")
-        ctx.telemetry.healing_action(HealingAction.DEFERRED_COOLDOWN)
-        ctx.audit.record(AuditAction.RETRAIN_SKIPPED_COOLDOWN, f"cooldown: {err}",
-                         details={"key": key, "trigger": trigger, **err.details})
-        return {"decision": "deferred", "reason": "cooldown"}
+        return _defer(ctx, pending, "cooldown", err, f"cooldown: {err}", bucket=bucket, key=key,
+                      details={"key": key, "trigger": trigger, **err.details}, already_pending=already_pending)
     batches = [{"bucket": bucket, "key": key}]
     batches += [{"bucket": p["bucket"], "key": p["key"]} for p in pending.list() if p["key"] != key]
     payload = {"trigger": trigger, "batches": batches, "include_reference": True}

@@ -279,19 +279,10 @@ class ModelRegistry:
             candidates = iter(range(start, start + self._max_attempts))
         for number in candidates:
             candidate = format_version(number)
-            try:
-                self._put(
-                    self.version_key(candidate, MODEL_FILE),
-                    onnx_bytes,
-                    "application/octet-stream",
-                    if_none_match=True,
-                )
-            except ClientError as exc:
-                if _error_code(exc) not in _CONFLICT_CODES:
-                    raise
-                logger.info("version %s/%s already taken; trying the next number", self._model, candidate)
-                continue
-            return candidate
+            if self._put_if(self.version_key(candidate, MODEL_FILE), onnx_bytes, "application/octet-stream",
+                            if_none_match=True):
+                return candidate
+            logger.info("version %s/%s already taken; trying the next number", self._model, candidate)
         raise ModelVersionExistsError(
             f"could not claim a version of {self._model}: "
             + (f"{version} exists" if version else f"{self._max_attempts} numbers in a row were taken"),
@@ -520,17 +511,8 @@ class ModelRegistry:
                 "alias": PRODUCTION_ALIAS,
                 "history": history,
             }
-            try:
-                self._put(
-                    self.alias_key(),
-                    _dumps(record),
-                    "application/json",
-                    if_none_match=etag is None,
-                    if_match=etag,
-                )
-            except ClientError as exc:
-                if _error_code(exc) not in _CONFLICT_CODES:
-                    raise
+            if not self._put_if(self.alias_key(), _dumps(record), "application/json",
+                                if_none_match=etag is None, if_match=etag):
                 logger.info("alias %s/%s moved concurrently; re-reading", self._model, PRODUCTION_ALIAS)
                 continue
             logger.info(
@@ -642,6 +624,24 @@ class ModelRegistry:
                 return None
             raise
         return json.loads(response["Body"].read()), cast(str, response["ETag"])
+
+    def _put_if(
+        self,
+        key: str,
+        body: bytes,
+        content_type: str,
+        *,
+        if_none_match: bool = False,
+        if_match: str | None = None,
+    ) -> bool:
+        """A conditional write; False when its condition did not hold (someone else wrote first)."""
+        try:
+            self._put(key, body, content_type, if_none_match=if_none_match, if_match=if_match)
+        except ClientError as exc:
+            if _error_code(exc) not in _CONFLICT_CODES:
+                raise
+            return False
+        return True
 
     def _put(
         self,

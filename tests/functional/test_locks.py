@@ -15,6 +15,7 @@ from selfheal.exceptions import CooldownActiveError, LockHeldError
 from selfheal.locks import Cooldown, RetrainingLock
 from tests.functional.conftest import STATE_TABLE as TABLE
 from tests.functional.conftest import FakeClock
+from tests.functional.race import race
 
 
 @pytest.fixture
@@ -36,29 +37,6 @@ def atomic_moto_writes(monkeypatch: pytest.MonkeyPatch) -> None:
                 return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(Table, name, serialised)
-
-
-def race(callers: int, attempt: Callable[[int], object]) -> tuple[list[int], list[BaseException]]:
-    """Run ``attempt(i)`` in ``callers`` threads released together; return winners and errors."""
-    barrier = threading.Barrier(callers)
-    winners: list[int] = []
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            attempt(i)
-        except (LockHeldError, CooldownActiveError) as exc:
-            errors.append(exc)
-        else:
-            winners.append(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(callers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return winners, errors
 
 
 # ---- lock ---------------------------------------------------------------------------------------
@@ -116,7 +94,7 @@ def test_concurrent_acquires_have_exactly_one_winner(ddb: Any, clock: FakeClock)
     winners, errors = race(8, lambda i: locks[i].acquire(f"arn:exec:{i}", lease_seconds=600))
     assert len(winners) == 1
     assert len(errors) == 7 and all(isinstance(e, LockHeldError) for e in errors)
-    assert locks[0].holder()["owner"] == f"arn:exec:{winners[0]}"
+    assert locks[0].holder()["owner"] == f"arn:exec:{next(iter(winners))}"
 
 
 # ---- cooldown -----------------------------------------------------------------------------------

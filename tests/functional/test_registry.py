@@ -22,6 +22,7 @@ from selfheal.exceptions import (
 )
 from selfheal.registry import ModelRegistry
 from tests.functional.conftest import FakeClock
+from tests.functional.race import race
 
 BUCKET = "model-bucket"
 MODEL = "house-prices"
@@ -174,23 +175,10 @@ def atomic_moto_s3_puts(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("atomic_moto_s3_puts")
 def test_concurrent_publishers_get_distinct_versions_and_none_is_overwritten(s3: Any) -> None:
     writers = 6
-    barrier = threading.Barrier(writers)
-    results: dict[int, str] = {}
-    errors: list[BaseException] = []
+    registries = [ModelRegistry(boto3.client("s3"), BUCKET, MODEL, clock=FakeClock(tick=timedelta(seconds=1)))
+                  for _ in range(writers)]
 
-    def write(n: int) -> None:
-        registry = ModelRegistry(boto3.client("s3"), BUCKET, MODEL, clock=FakeClock(tick=timedelta(seconds=1)))
-        barrier.wait()
-        try:
-            results[n] = publish(registry, n)
-        except BaseException as exc:  # surfaced by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = race(writers, lambda n: publish(registries[n], n))
 
     assert errors == []
     assert sorted(results.values()) == [f"v{i:04d}" for i in range(1, writers + 1)]

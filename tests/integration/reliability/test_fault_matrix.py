@@ -352,6 +352,10 @@ def test_recovery_exhausting_its_attempts_alerts_recovery_failed(story):
     (failed,) = story.audit("recovery_failed")[:1]
     (alert,) = [a for a in alerts(story, "recovery_failed") if a["details"]["about"] == failed["sk"]]
     assert "a human is needed" in alert["details"]["message"]["summary"]
+    # The serving alias's errors alarm saw those errors too (evaluated by the local cloud, 30x faster here).
+    fired = wait_for(lambda: [a for a in alerts(story, "canary_alarm") if a["details"]["message"]["details"]["state"] == "ALARM"],
+                     timeout=60, message="the PredictAliasErrorsAlarm's ALARM notification")
+    assert "PredictAliasErrorsAlarm" in fired[0]["details"]["message"]["details"]["alarm"]
     # Serving is back once the fault is gone; the next scheduled check finds it healthy.
     wait_for(lambda: story.predict().status_code == 200, timeout=30, message="serving to answer again")
     assert _recover(story)["healthy"] is True

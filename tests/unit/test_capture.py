@@ -7,6 +7,7 @@ within ``max_age_seconds`` before its last completed invocation (while S3 accept
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import random
@@ -304,3 +305,12 @@ def test_settings_are_range_checked():
         CaptureBuffer(FakeS3(), "data", max_records=0)
     with pytest.raises(ValueError):
         CaptureBuffer(FakeS3(), "data", max_age_seconds=-1)
+
+
+def test_a_capture_object_with_malformed_lines_yields_only_its_well_formed_records():
+    good = {"prediction_id": "a", "ts": "2026-12-03T09:00:00.000Z", "model_version": "v0001",
+            "features": {"MedInc": 3.0}, "prediction": 1.5, "latency_ms": 1.0}
+    lines = [json.dumps(good), "not json", json.dumps([1, 2]), json.dumps({**good, "features": [1, 2]}),
+             json.dumps({**good, "prediction": "high"}), json.dumps({**good, "prediction": True}),
+             json.dumps({k: v for k, v in good.items() if k != "model_version"})]
+    assert list(capture.decode(gzip.compress("\n".join(lines).encode()))) == [good]

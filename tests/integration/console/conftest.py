@@ -62,7 +62,10 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+# Package scope: the console's cloud and Chromium end with the console's tests. A session-scoped
+# sync_playwright would keep its event loop running in the main thread for every later test, and
+# Mangum (run in-process by the unit tests) then fails with "This event loop is already running".
+@pytest.fixture(scope="package")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make browser` (installs Debian's chromium)")
@@ -89,7 +92,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             shutil.copy(cloud.log_path, tmp / "cloud-copy.log")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 

@@ -230,7 +230,8 @@ def test_promote_dying_between_writing_and_finishing_is_retried_and_heals(story)
     new = story.alias()
     assert new != before
     (promoted,) = story.audit("promoted", arn)
-    assert promoted["details"] == {"version": new, "previous_version": before}
+    assert promoted["details"]["version"] == new and promoted["details"]["previous_version"] == before
+    assert promoted["details"]["reference"]["version"] == new  # the retry published the new reference once
     assert_consistent(story, arn)
 
 

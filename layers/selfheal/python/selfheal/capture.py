@@ -68,7 +68,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, TypedDict
+from typing import Any, NamedTuple, TypedDict, TypeGuard
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -111,14 +111,20 @@ def encode(records: Iterable[CaptureRecord]) -> bytes:
 
 
 def decode(body: bytes) -> Iterator[CaptureRecord]:
-    """Records of one capture object; a line that is not a JSON object is skipped (never a crash)."""
+    """Records of one capture object; a line that is not a well-formed record is skipped (never a crash)."""
     for line in gzip.decompress(body).splitlines():
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if isinstance(record, dict) and isinstance(record.get("prediction_id"), str):
-            yield record  # type: ignore[misc]
+        if _well_formed(record):
+            yield record
+
+
+def _well_formed(record: Any) -> TypeGuard[CaptureRecord]:
+    return (isinstance(record, dict) and isinstance(record.get("prediction_id"), str)
+            and isinstance(record.get("features"), dict) and isinstance(record.get("model_version"), str)
+            and isinstance(record.get("prediction"), int | float) and not isinstance(record.get("prediction"), bool))
 
 
 def put_records(s3: Any, bucket: str, key: str, records: list[CaptureRecord], *,

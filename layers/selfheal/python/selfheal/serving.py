@@ -177,7 +177,7 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
         preds = loaded.model.predict_records(rows)
         done = time.perf_counter()
         received = getattr(request.state, "received", start)  # set by the middleware, before validation
-        if request.headers.get(HEALTH_CHECK_HEADER):
+        if _health_check(request):
             # RecoverFunction's fixed record (health check, smoke test) is not traffic: never monitored.
             captured = Captured(new_ids(len(preds)), 0, False)
         else:
@@ -231,6 +231,15 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
         return response
 
     return app
+
+
+def _health_check(request: Request) -> bool:
+    """RecoverFunction's request: the header, on a direct Invoke. Events from API Gateway carry an
+    ``apiId``, so a client of the HTTP API cannot keep its traffic out of the capture."""
+    if not request.headers.get(HEALTH_CHECK_HEADER):
+        return False
+    event = request.scope.get("aws.event") or {}
+    return not (event.get("requestContext") or {}).get("apiId")
 
 
 MAX_ECHOED_INPUT = 1024  # about this many characters of JSON: a record is echoed in a 422, a batch is not

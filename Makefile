@@ -33,10 +33,13 @@ OPS := $(PY) scripts/ops.py
 # local cloud only.
 PRODUCT := $(if $(filter template.yaml,$(TEMPLATE)),--after "$(OPS) bootstrap" --after "$(PY) -m console")
 
+# The product's alerts link to this cloud's console (CONSOLE_PORT), unless PARAMS sets ConsoleUrl.
+CONSOLE_URL_PARAM := $(if $(filter template.yaml,$(TEMPLATE)),ConsoleUrl=http://127.0.0.1:$$CONSOLE_PORT)
+
 up: $(STAMP)
 	@$(OPS) check-reference
 	$(CLOUD) up --template "$$TEMPLATE" --state-dir "$$STATE" --port "$$PORT" --api-port "$$API_PORT" \
-	  $${FRESH:+--fresh} $${RESET_PARAMS:+--reset-parameters} $${PARAMS:+--parameter-overrides "$$PARAMS"} $(PRODUCT)
+	  $${FRESH:+--fresh} $${RESET_PARAMS:+--reset-parameters} --parameter-overrides "$(CONSOLE_URL_PARAM) $$PARAMS" $(PRODUCT)
 
 # Train and promote the first model on the running cloud (make up does it once by itself).
 bootstrap: $(STAMP)

@@ -296,9 +296,13 @@ def alert_line(alert: dict[str, Any]) -> str:
 
 def cmd_alerts(cloud: Cloud, args: argparse.Namespace) -> int:
     outbox = args.outbox or Path(os.environ.get("STATE") or args.endpoints.parent) / "outbox"
-    alerts = outbox_alerts(outbox, cloud.outputs.get("AlertTopicArn"))
+    # The outbox only while the deployed stack subscribes an e-mail address: otherwise old e-mails
+    # there would hide every newer alert, which the audit trail always has.
+    use_outbox = args.outbox is not None or "AlertEmailSubscription" in (cloud.info["stack"].get("resources") or {})
+    alerts = outbox_alerts(outbox, cloud.outputs.get("AlertTopicArn")) if use_outbox else None
     if alerts is None:
-        print(f"alerts from the audit trail (no e-mail outbox at {outbox}; see README: Alerts)", file=sys.stderr)
+        print(f"alerts from the audit trail (no e-mail subscription delivering to {outbox}; see README: Alerts)",
+              file=sys.stderr)
         alerts = audited_alerts(cloud.audit(), limit=1000 if args.action else args.limit)  # kinds filtered below
     else:
         print(f"alerts from the e-mail outbox {outbox}", file=sys.stderr)

@@ -531,3 +531,21 @@ def test_make_alerts_falls_back_to_the_audit_trail_without_an_outbox(ddb, queue,
     assert [line.split()[1] for line in lines] == ["execution_failed", "quarantine", "quarantine"]
     assert "batch incoming/b.csv quarantined (missing_columns)" in lines[1]
     assert lines[0].endswith("execution drift-1 aborted: aborted  [drift-1]  (not published)")
+
+
+def test_make_alerts_ignores_an_outbox_the_stack_no_longer_delivers_to(ddb, queue, emitted, ops, tmp_path, capsys):
+    ctx = make_context(ddb, "", emitted)
+    ctx.alerter.send(AlertKind.EXECUTION_FAILED, "execution drift-2 aborted", reason="aborted",
+                     execution_arn=EXEC + "drift-2")
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    (outbox / "old.json").write_text(json.dumps({
+        "to": "ops@example.com", "protocol": "email", "topic_arn": "t", "message_id": "1", "subject": "s",
+        "message": alarm_message("ALARM", "OK"), "timestamp": "2024-05-01T12:00:00Z"}))
+    cloud = SimpleNamespace(outputs={"AlertTopicArn": "t"}, audit=lambda: ctx.audit,
+                            info={"stack": {"resources": {"AlertTopic": {}}}})  # AlertEmail was cleared
+    args = SimpleNamespace(outbox=None, endpoints=outbox.parent / "endpoints.json", action=None, limit=50)
+    assert ops.cmd_alerts(cloud, args) == 0
+    captured = capsys.readouterr()
+    assert "from the audit trail" in captured.err
+    assert [line.split()[1] for line in captured.out.splitlines()] == ["execution_failed"]

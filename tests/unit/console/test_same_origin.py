@@ -103,5 +103,5 @@ def test_a_default_port_matches_an_origin_without_one() -> None:
 
 def test_reads_are_not_affected(client: Client) -> None:
     # A GET is never refused for its origin (the page's own fetches, a bookmarked link).
-    resp = client.get("/static/app.js", headers={"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"})
+    resp = client.get("/static/js/main.js", headers={"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"})
     assert resp.status_code == 200

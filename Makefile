@@ -190,7 +190,7 @@ deploy: $(SAM_STAMP)
 # LocalStack in Docker (LOCALSTACK_AUTH_TOKEN: HTTP APIs and ECR images are LocalStack Pro features),
 # then the same build deployed with samlocal. Stop `make up` first: both listen on port 4566.
 localstack: $(SAM_STAMP)
-	@test -n "$$LOCALSTACK_AUTH_TOKEN" || { echo "make localstack: set LOCALSTACK_AUTH_TOKEN (see README: LocalStack)" >&2; exit 2; }
+	@test -n "$$LOCALSTACK_AUTH_TOKEN" || { echo "make localstack: set LOCALSTACK_AUTH_TOKEN (see docs/packaging.md)" >&2; exit 2; }
 	$(COMPOSE) up --detach --wait
 	AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test $(SAMLOCAL) build --template $(TEMPLATE)
 	AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test $(SAMLOCAL) deploy \

@@ -301,7 +301,7 @@ def cmd_alerts(cloud: Cloud, args: argparse.Namespace) -> int:
     use_outbox = args.outbox is not None or "AlertEmailSubscription" in (cloud.info["stack"].get("resources") or {})
     alerts = outbox_alerts(outbox, cloud.outputs.get("AlertTopicArn")) if use_outbox else None
     if alerts is None:
-        print(f"alerts from the audit trail (no e-mail subscription delivering to {outbox}; see README: Alerts)",
+        print(f"alerts from the audit trail (no e-mail subscription delivering to {outbox}; see docs/monitoring.md)",
               file=sys.stderr)
         alerts = audited_alerts(cloud.audit(), limit=1000 if args.action else args.limit)  # kinds filtered below
     else:

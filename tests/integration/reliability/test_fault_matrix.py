@@ -296,6 +296,9 @@ def test_smoke_test_failing_rolls_back_restores_the_reference_and_alerts(story):
     previous_reference = reference_of(story)  # what drift is measured against while `previous` serves
     predict = story.cloud.physical("PredictFunction")
     with promoting_any_challenger(story):
+        # Promote sees its event late, so serving is failing before the smoke test runs however
+        # quickly Promote itself answers (without it the test raced the execution and lost on CI).
+        inject(story, function="PromoteFunction", fault="delay", delay_ms=5000, count=1)
         arn = start_retraining(story, "smoke", seed=41)
         # Serving fails from here on, so the new version's smoke test cannot pass.
         wait_for(lambda: any(e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "Promote"

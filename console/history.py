@@ -110,8 +110,8 @@ def summarise(events: list[dict[str, Any]], execution_status: str = "RUNNING") -
                 prev = states[path[-1]]
                 taken.append({"source": path[-1], "target": name,
                               "via": "catch" if prev["status"] == "caught" else "next"})
-            run.update(status="running", entered=_iso(ts), exited=None, duration_ms=None, input=d.get("input"),
-                       output=None, error=None, cause=None, attempts=[])
+            run.update({"status": "running", "entered": _iso(ts), "exited": None, "duration_ms": None,
+                        "input": d.get("input"), "output": None, "error": None, "cause": None, "attempts": []})
             run["visits"] += 1
             entered_at[name] = ts
             last_failed[name] = False
@@ -139,7 +139,7 @@ def summarise(events: list[dict[str, Any]], execution_status: str = "RUNNING") -
             run = states[current]
             run["error"], run["cause"] = d.get("error"), d.get("cause")
             if run["attempts"]:
-                run["attempts"][-1].update(ended=_iso(ts), error=d.get("error"), cause=d.get("cause"))
+                run["attempts"][-1].update({"ended": _iso(ts), "error": d.get("error"), "cause": d.get("cause")})
             last_failed[current] = True
         elif etype.endswith("Succeeded") and not etype.startswith("Execution") and current in states:
             if states[current]["attempts"]:

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from infra.localcloud.endpoint import local_client  # noqa: E402
 from selfheal.alerts import read_notification  # noqa: E402
 from selfheal.audit import AuditAction, AuditTrail, batch_keys  # noqa: E402
+from selfheal.contracts import ExecutionInput, Trigger  # noqa: E402
 from selfheal.registry import ModelRegistry  # noqa: E402
 
 
@@ -139,8 +140,10 @@ def cmd_bootstrap(cloud: Cloud, args: argparse.Namespace) -> int:
     print(f"bootstrap data: {source} -> s3://{bucket}/{key}")
     sfn = cloud.client("stepfunctions")
     name = f"bootstrap-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    arn = sfn.start_execution(stateMachineArn=cloud.outputs["StateMachineArn"], name=name, input=json.dumps(
-        {"trigger": "bootstrap", "batches": [{"bucket": bucket, "key": key}], "include_reference": False}))["executionArn"]
+    # The bootstrap takes no retraining lock (nothing else runs yet): no lock_owner.
+    execution = ExecutionInput(trigger=Trigger.BOOTSTRAP, batches=[{"bucket": bucket, "key": key}])
+    arn = sfn.start_execution(stateMachineArn=cloud.outputs["StateMachineArn"], name=name,
+                              input=json.dumps(execution.to_dict()))["executionArn"]
     print(f"started {arn}")
     desc = wait_execution(cloud, arn)
     print(f"execution {desc['status']}: {' -> '.join(state_path(cloud, arn))}")
@@ -392,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(err: BaseException) -> str:
     if isinstance(err, requests.ConnectionError):
-        return f"cannot reach the HTTP API ({err.request.url if err.request else 'unknown URL'}): is `make up` running?"
+        url = err.request.url if err.request else "unknown URL"
+        where = url.decode(errors="replace") if isinstance(url, bytes) else url
+        return f"cannot reach the HTTP API ({where}): is `make up` running?"
     if isinstance(err, BotoCoreError) and "Could not connect" in str(err):
         return f"{err} (is `make up` running?)"
     return " ".join(str(err).split()) or type(err).__name__

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 logger = logging.getLogger("localcloud.emf")
 
@@ -141,7 +141,7 @@ def _values(raw: Any, name: str, where: str) -> tuple[float, ...]:
     return tuple(float(v) for v in values)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ from typing import Protocol
 logger = logging.getLogger("localcloud.runtime.api")
 
 PREFIX = "/2018-06-01/runtime"
+_HOST = "127.0.0.1"  # loopback only: a function's process is the one client
 _INVOCATION = re.compile(PREFIX + r"/invocation/(?P<id>[^/]+)/(?P<kind>response|error)$")
 
 
@@ -105,10 +107,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, backend: RuntimeBackend):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((_HOST, 0), _Handler)
         self.backend = backend
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
         # A killed worker (timeout, memory, recycle) drops its connection mid-request: expected.
         exc = sys.exc_info()[1]
         if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
@@ -126,8 +128,7 @@ class RuntimeApiServer:
 
     @property
     def address(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{_HOST}:{self._server.server_port}"
 
     def start(self) -> None:
         self._thread.start()

@@ -134,7 +134,8 @@ class ApiProvisioner(Provisioner):
                 api for api in gateway.get_apis()["Items"] if wanted <= (api.get("Tags") or {}).items()
             ]
             return self._provisioned(matches[0]) if matches else None
-        api = unless_not_found(lambda: gateway.get_api(ApiId=request.previous.physical_id))
+        api_id = request.previous.physical_id
+        api = unless_not_found(lambda: gateway.get_api(ApiId=api_id))
         if api is None:
             return None
         return self._provisioned(api)
@@ -312,9 +313,10 @@ class IntegrationProvisioner(Provisioner):
     def find(self, request: ResourceRequest) -> Provisioned | None:
         if request.previous is None:
             return None
+        integration_id = request.previous.physical_id
         integration = unless_not_found(
             lambda: self.clients("apigatewayv2").get_integration(
-                ApiId=request.properties["ApiId"], IntegrationId=request.previous.physical_id
+                ApiId=request.properties["ApiId"], IntegrationId=integration_id
             )
         )
         if integration is None:

@@ -319,10 +319,9 @@ class VersionProvisioner(Provisioner):
     def find(self, request: ResourceRequest) -> Provisioned | None:
         if request.previous is None:
             return None
+        name = request.previous.physical_id
         config = unless_not_found(
-            lambda: self.clients("lambda").get_function_configuration(
-                FunctionName=request.previous.physical_id
-            )
+            lambda: self.clients("lambda").get_function_configuration(FunctionName=name)
         )
         if config is None:
             return None
@@ -417,9 +416,8 @@ class EventSourceMappingProvisioner(Provisioner):
                 EventSourceArn=request.properties["EventSourceArn"],
             )["EventSourceMappings"]
             return self._provisioned(request, mappings[0]["UUID"]) if mappings else None
-        mapping = unless_not_found(
-            lambda: aws_lambda.get_event_source_mapping(UUID=request.previous.physical_id)
-        )
+        uuid = request.previous.physical_id
+        mapping = unless_not_found(lambda: aws_lambda.get_event_source_mapping(UUID=uuid))
         if mapping is None:
             return None
         return self._provisioned(request, mapping["UUID"])

@@ -226,12 +226,9 @@ class SubscriptionProvisioner(Provisioner):
     def find(self, request: ResourceRequest) -> Provisioned | None:
         if request.previous is None:
             return None
+        arn = request.previous.physical_id
         if (
-            unless_not_found(
-                lambda: self.clients("sns").get_subscription_attributes(
-                    SubscriptionArn=request.previous.physical_id
-                )
-            )
+            unless_not_found(lambda: self.clients("sns").get_subscription_attributes(SubscriptionArn=arn))
             is None
         ):
             return None

@@ -360,19 +360,19 @@ def inject_defects(
         out.iat[row, out.columns.get_loc(column)] = value
 
     capped = schema.capped_columns
-    for row in np.flatnonzero(rng.random(n) < outlier_fraction):
+    for row in map(int, np.flatnonzero(rng.random(n) < outlier_fraction)):
         column = capped[rng.integers(len(capped))]
         feature = schema.numeric_feature(column)
         current = float(out.iat[row, out.columns.get_loc(column)])
         value = min(max(current, 1.0) * rng.uniform(8.0, 25.0), feature.maximum - 0.01 * (feature.maximum - feature.minimum))
-        set_cell(int(row), column, round(value, 4))
+        set_cell(row, column, round(value, 4))
 
-    for row in np.flatnonzero(rng.random(n) < out_of_bounds_fraction):
+    for row in map(int, np.flatnonzero(rng.random(n) < out_of_bounds_fraction)):
         column = features[rng.integers(len(features))]
         feature = schema.numeric_feature(column)
         span = feature.maximum - feature.minimum
         value = feature.minimum - 0.5 * span if rng.random() < 0.5 else feature.maximum + 0.5 * span
-        set_cell(int(row), column, round(value, 2))
+        set_cell(row, column, round(value, 2))
 
     for row, column in cells(unparsable_fraction):
         if rng.random() < 0.4:
@@ -389,8 +389,8 @@ def inject_defects(
 
     target = schema.target.name
     if target in out.columns:
-        for row in np.flatnonzero(rng.random(n) < missing_target_fraction):
-            set_cell(int(row), target, np.nan)
+        for row in map(int, np.flatnonzero(rng.random(n) < missing_target_fraction)):
+            set_cell(row, target, np.nan)
 
     n_dup = int(round(duplicate_fraction * n))
     if n_dup and n:

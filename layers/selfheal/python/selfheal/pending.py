@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from selfheal.clock import Clock, isoformat, utc_now
@@ -31,6 +32,6 @@ class PendingBatches:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def remove(self, keys: list[str]) -> None:
+    def remove(self, keys: Iterable[str]) -> None:
         for key in keys:
             self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": _PK}, "sk": {"S": key}})

@@ -21,6 +21,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
+from pydantic.json_schema import JsonDict
 
 from selfheal.capture import HEALTH_CHECK_HEADER, CaptureBuffer, Captured, new_ids
 from selfheal.config import Settings
@@ -103,8 +104,9 @@ def record_model(schema: Schema) -> type[BaseModel]:
                                                  description=f.description, examples=[f.example_value])], ...)
     for c in schema.categorical:
         fields[c.name] = (Literal[c.categories], Field(description=c.description))  # type: ignore[valid-type]
+    example: JsonDict = dict(schema.example_record())  # a copy typed as the JSON value the schema holds
     return create_model("HouseRecord", __config__=ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [schema.example_record()]}), **fields)
+        "examples": [example]}), **fields)
 
 
 PredictionId = Annotated[str, Field(json_schema_extra={"format": "uuid"})]  # a str: no UUID parsing per row

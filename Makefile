@@ -16,9 +16,10 @@ CLOUD := $(PY) -m infra.localcloud.cli
 # What users type reaches the commands through the environment, never through the shell's parser:
 # file names with spaces, quotes or unicode work, and `FILE='x;rm -rf ~'` is just an odd file name.
 export TEMPLATE PORT API_PORT CONSOLE_PORT STATE FILE JSON EVENT FN REFERENCE PARAMS TO ACTION FRESH RESET_PARAMS
+export TARGET OUT SCHEMA
 export LOCALCLOUD_ENDPOINTS ?= $(STATE)/endpoints.json
 
-.PHONY: setup up test test-unit test-integration invoke events lint data upload labels monitor predict models audit alerts rollback recover bootstrap demo serve bench clean
+.PHONY: setup up test test-unit test-integration invoke events lint data upload labels monitor predict models audit alerts rollback recover bootstrap demo serve bench clean schema schema-check
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +48,16 @@ bootstrap: $(STAMP)
 
 data: $(STAMP)
 	$(PY) scripts/make_data.py --out data/generated
+
+# A schema file inferred from your labelled CSV (docs/schema.md); OUT defaults to <stem>.schema.json here.
+schema: $(STAMP)
+	@test -n "$$FILE" && test -n "$$TARGET" || { echo "usage: make schema FILE=data.csv TARGET=price [OUT=data.schema.json]" >&2; exit 2; }
+	@$(PY) scripts/schema.py infer --target="$$TARGET" $${OUT:+--out="$$OUT"} -- "$$FILE"
+
+# Validate a (hand-edited) schema file; with FILE, also compare it with that CSV's columns and values.
+schema-check: $(STAMP)
+	@test -n "$$SCHEMA" || { echo "usage: make schema-check SCHEMA=data.schema.json [FILE=data.csv]" >&2; exit 2; }
+	@$(PY) scripts/schema.py check $${FILE:+--csv="$$FILE"} -- "$$SCHEMA"
 
 upload: $(STAMP)
 	@test -n "$$FILE" || { echo "usage: make upload FILE=path/to/batch.csv" >&2; exit 2; }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -344,3 +345,11 @@ def test_an_unlabelled_header_may_leave_out_the_target():
     header = ["sqft", "bedrooms", "lat", "zip", "property_type", "waterfront"]
     assert match_columns(s, header, require_target=False).ok
     assert match_columns(s, header).missing == ("price",)
+
+
+def test_the_documented_example_is_a_valid_schema_file():
+    page = (Path(__file__).resolve().parents[2] / "docs" / "schema.md").read_text()
+    example = page.split("```json\n", 1)[1].split("```", 1)[0]
+    schema = parse_schema_file(example, source="docs/schema.md")
+    assert schema.target.transform == "log" and schema.excluded_names == ["id", "date"]
+    assert schema.boolean_names == ["waterfront"] and schema.integer_names == ["sqft_living"]

@@ -40,7 +40,8 @@ RANGE_WIDTH = 48
 
 
 def _number(value: float) -> str:
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.6g}"
+    sep = "," if abs(value) >= 10_000 else ""  # 3,000,000 but 1870 (years read better without)
+    return f"{value:{sep}.0f}" if float(value).is_integer() else f"{value:{sep}.6g}"
 
 
 def _range(schema: Schema, name: str) -> str:

@@ -208,7 +208,7 @@ def test_value_problems_say_what_fix_data_would_do():
     problems = value_problems(schema, batch)
     assert problems == [
         "column 'sqft': 1 value(s) are not numbers, e.g. 'abc'",
-        "column 'sqft': 1 value(s) above maximum 5000 (largest 9,000) are impossible values",
+        "column 'sqft': 1 value(s) above maximum 5000 (largest 9000) are impossible values",
         "column 'bedrooms': 1 value(s) are not whole numbers, e.g. 2.5",
         "target 'price': 1 value(s) below minimum 100000 (smallest 50,000) are impossible values",
         "column 'grade': 1 value(s) not among the levels are folded into 'other', e.g. '10'",

@@ -125,8 +125,9 @@ def _is_count_name(name: str) -> bool:
 
 
 def _show(value: float) -> str:
-    """A number for people: 3,057,500 or 47.1508."""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.6g}"
+    """A number for people: 3,057,500, 1870 (a year reads better without a separator) or 47.1508."""
+    sep = "," if abs(value) >= 10_000 else ""
+    return f"{value:{sep}.0f}" if float(value).is_integer() else f"{value:{sep}.6g}"
 
 
 def _format_number(value: float) -> str:

@@ -28,10 +28,11 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from . import motoseam
 from .limits import InvokeLimit, invoke_limit, read_body
+from .motoseam.server import RequestHandler
 from .runtime.worker import KillReason
 
 logger = logging.getLogger("localcloud.api")
@@ -45,7 +46,7 @@ _STATUS = {200: "200 OK", 202: "202 Accepted", 204: "204 No Content"}
 FastInvoke = Callable[[str, str | None, dict[str, str], bytes], tuple[int, dict[str, str], bytes] | None]
 
 
-class _KeepAliveHandler(MotoRequestHandler):
+class _KeepAliveHandler(RequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
@@ -265,7 +266,7 @@ class AwsApiServer:
         self._port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
-        self.app = _App(DomainDispatcherApplication(create_backend_app))
+        self.app = _App(motoseam.wsgi_app())
 
     def start(self) -> None:
         self._server = make_server(self._host, self._port, self.app, threaded=True, request_handler=_KeepAliveHandler)

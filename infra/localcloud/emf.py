@@ -16,11 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol, TypeGuard
 
 logger = logging.getLogger("localcloud.emf")
@@ -149,59 +147,6 @@ class MetricStore(Protocol):
     def put(self, points: Sequence[Datapoint]) -> None: ...
 
 
-class MotoMetricStore:
-    """Datapoints into moto's CloudWatch, aggregated as CloudWatch stores them.
-
-    CloudWatch keeps standard-resolution metrics as one aggregate (sample count, sum, minimum,
-    maximum) per metric, dimension set and minute (per second for high resolution); so does this
-    store, by updating the open aggregate in place. moto would otherwise keep every value, and its
-    queries scan them all: one object per request would make every scrape slower as traffic grows.
-    """
-
-    KEEP_OPEN_S = 300  # aggregates this far back still take late values; later ones start a new aggregate
-
-    def __init__(self, account_id: str, region: str) -> None:
-        self._account_id = account_id
-        self._region = region
-        self._open: dict[tuple[Any, ...], Any] = {}
-        self._data: list[Any] | None = None
-        self._lock = threading.Lock()  # several threads may put (the Lambda runtime's invocations do)
-
-    def put(self, points: Sequence[Datapoint]) -> None:
-        with self._lock:
-            self._put(points)
-
-    def _put(self, points: Sequence[Datapoint]) -> None:
-        from moto.cloudwatch.models import MetricAggregatedDatum, cloudwatch_backends
-
-        backend = cloudwatch_backends[self._account_id][self._region]
-        if backend.metric_data is not self._data:  # first use, or moto was reset: nothing is open
-            self._data = backend.metric_data
-            self._open.clear()
-        newest = 0
-        for p in points:
-            start = p.timestamp_ms // 1000 // p.storage_resolution * p.storage_resolution
-            newest = max(newest, start)
-            key = (p.namespace, p.name, p.dimensions, p.unit, start)
-            datum = self._open.get(key)
-            if datum is None:
-                datum = MetricAggregatedDatum(
-                    namespace=p.namespace, name=p.name, min_stat=min(p.values), max_stat=max(p.values),
-                    sample_count=float(len(p.values)), sum_stat=sum(p.values),
-                    dimensions=[{"Name": k, "Value": v} for k, v in p.dimensions],
-                    timestamp=datetime.fromtimestamp(start, UTC).replace(tzinfo=None),  # moto keeps naive UTC
-                    unit=p.unit)
-                self._data.append(datum)
-                self._open[key] = datum
-            else:
-                datum.min = min(datum.min, *p.values)
-                datum.max = max(datum.max, *p.values)
-                datum.sum += sum(p.values)
-                datum.sample_count += len(p.values)
-        if newest:
-            self._open = {k: d for k, d in self._open.items() if k[-1] >= newest - self.KEEP_OPEN_S}
-
-
 class EmfExtractor:
     """The log pipeline's metric filter: ``(log group, [(timestamp ms, line)])`` in, datapoints stored."""
 
@@ -212,7 +157,10 @@ class EmfExtractor:
 
     @classmethod
     def into_moto(cls, account_id: str, region: str) -> EmfExtractor:
-        return cls(MotoMetricStore(account_id, region))
+        """An extractor storing into moto's CloudWatch (motoseam/cloudwatch.py's MotoMetricStore)."""
+        from . import motoseam  # it imports this module's Datapoint
+
+        return cls(motoseam.metric_store(account_id, region))
 
     def __call__(self, group: str, events: Iterable[tuple[int, str]]) -> int:
         """Store the metrics of every EMF line; return how many datapoints were stored."""

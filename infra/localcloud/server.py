@@ -15,8 +15,9 @@ from typing import Any
 
 import requests
 
+from . import motoseam
 from .asyncinvoke import AsyncInvoker
-from .emf import EmfExtractor, MotoMetricStore
+from .emf import EmfExtractor
 from .endpoint import local_client
 from .lambdametrics import LambdaMetrics
 from .logretention import RetentionSweeper
@@ -86,21 +87,17 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         cfg = self.config
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT (default 5000).
-        os.environ["MOTO_PORT"] = str(cfg.port)
+        motoseam.use_port(cfg.port)
         os.environ.setdefault("AWS_DEFAULT_REGION", cfg.region)
         # Imported late: moto reads settings at import time.
         from .apiserver import AwsApiServer
         from .gateway import HttpApiGateway
-        from .motobridge import MotoLambdaBridge
         from .scheduler import Scheduler
 
         self.moto_server = AwsApiServer(cfg.host, cfg.port)
         self.moto_server.start()
         self._wait_ready()
-        r = requests.post(f"{cfg.endpoint_url}/moto-api/config",
-                          json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
-        r.raise_for_status()
+        motoseam.enable_state_machine_execution(cfg.endpoint_url)
         self.moto_server.app.extra_targets["AWSStepFunctions.RedriveExecution"] = self._redrive
         if cfg.persist:
             from .persistence import Persistence
@@ -122,22 +119,20 @@ class LocalCloud:
 
         self.faults = FaultInjector()
         # Lambda publishes AWS/Lambda metrics (Invocations, Errors, Duration, Throttles) for every invocation.
-        lambda_metrics = LambdaMetrics(MotoMetricStore(ACCOUNT_ID, cfg.region))
+        lambda_metrics = LambdaMetrics(motoseam.metric_store(ACCOUNT_ID, cfg.region))
         self.runtime = LambdaRuntime(RuntimeConfig(worker, cfg.default_concurrency, faults=self.faults,
                                                    observe=lambda_metrics), self.logsink.emit)
         app = self.moto_server.app
         app.faults, app.function_names, app.kill_running = (self.faults, self.runtime.function_names,
                                                              self.runtime.kill_running)
-        self.bridge = MotoLambdaBridge(self.runtime, CodeStore(cfg.state_dir / "code"),
-                                       account_id=ACCOUNT_ID, region=cfg.region)
+        self.bridge = motoseam.lambda_bridge(self.runtime, CodeStore(cfg.state_dir / "code"),
+                                             account_id=ACCOUNT_ID, region=cfg.region)
         self.async_invoker = AsyncInvoker(
             lambda arn, payload, rid: self.bridge.invoke_arn(arn, payload, rid, wait=True),
             self.bridge.policy_for, self._deliver, retry_delays_s=cfg.async_retry_delays_s)
         self.bridge.async_invoker = self.async_invoker
         self.bridge.install()
-        from . import motofixes
-
-        motofixes.install()
+        motoseam.install_fixes()
         self.moto_server.app.fast_invoke = self.bridge.fast_invoke
         self._start_messaging()
 
@@ -155,8 +150,7 @@ class LocalCloud:
         return self
 
     def _start_messaging(self) -> None:
-        """SNS delivery, EventBridge targets and service events, and alarm evaluation (motohooks.py)."""
-        from . import motohooks
+        """SNS delivery, EventBridge targets and service events, and alarm evaluation (motoseam hooks)."""
         from .alarms import AlarmEvaluator, AlarmNotifier
         from .messaging.eventbus import EventEmitter, EventRouter, execution_status_change
         from .messaging.sns import SnsDelivery
@@ -171,7 +165,7 @@ class LocalCloud:
         router = EventRouter(work, submit_lambda=self.bridge.submit_async, sns=sns, sqs=sqs,
                              stepfunctions=self.client("stepfunctions"))
         emitter = EventEmitter(work, self.client("events"))
-        motohooks.install(
+        motoseam.install_hooks(
             deliver=self.sns_delivery.deliver, route=router.route,
             on_execution=lambda ex: emitter.emit(*execution_status_change(ex)))
 
@@ -181,7 +175,7 @@ class LocalCloud:
 
         notifier = AlarmNotifier(publish, emitter.emit, account_id=ACCOUNT_ID, region=cfg.region)
         # Alarms are evaluated every Period, or Period / --schedule-speedup (at most once a second).
-        self.alarms = AlarmEvaluator(self.client("cloudwatch"), motohooks.MotoMetricSource(ACCOUNT_ID, cfg.region),
+        self.alarms = AlarmEvaluator(self.client("cloudwatch"), motoseam.metric_source(ACCOUNT_ID, cfg.region),
                                      notifier, speedup=cfg.schedule_speedup).start()
 
     def restore_executions(self) -> int:
@@ -222,26 +216,10 @@ class LocalCloud:
             self.scheduler.reload()
 
     def _log_groups(self) -> list[Any]:
-        from moto.logs.models import logs_backends
-
-        return list(logs_backends[ACCOUNT_ID][self.config.region].groups.values())
+        return motoseam.log_groups(ACCOUNT_ID, self.config.region)
 
     def _write_cloudwatch(self, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-        from moto.logs.exceptions import ResourceAlreadyExistsException
-        from moto.logs.models import logs_backends
-
-        backend = logs_backends[ACCOUNT_ID][self.config.region]
-        if group not in backend.groups:
-            try:
-                backend.create_log_group(group, {})
-            except ResourceAlreadyExistsException:
-                pass  # created by another flush thread in between: what we wanted
-        if stream not in backend.groups[group].streams:
-            try:
-                backend.create_log_stream(group, stream)
-            except ResourceAlreadyExistsException:
-                pass  # same race as above
-        backend.put_log_events(group, stream, [{"timestamp": ts, "message": msg} for ts, msg in events])
+        motoseam.write_log_events(ACCOUNT_ID, self.config.region, group, stream, events)
 
     def _deliver(self, destination: str, record: dict[str, Any]) -> None:
         body = json.dumps(record)

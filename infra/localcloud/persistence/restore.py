@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import motoseam
 from ..logretention import unexpired
-from .journal import CorruptBlobError, Journal, RecordKind
+from .journal import Journal, RecordKind
 
 LOG = logging.getLogger("localcloud.persistence")
 
@@ -280,78 +281,10 @@ def expire_logs(state: State, now_ms: int) -> int:
 # ---- loading into moto ---------------------------------------------------------------------------
 def load_data(state: State, journal: Journal, account_id: str) -> None:
     """S3, DynamoDB and CloudWatch Logs; run before the template is redeployed on top."""
-    _load_s3(state, journal, account_id)
-    _load_dynamodb(state, account_id)
-    _load_logs(state, account_id)
+    motoseam.load_s3(state, journal, account_id)
+    motoseam.load_dynamodb(state, account_id)
+    motoseam.load_logs(state, account_id)
 
 
 def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def _load_s3(state: State, journal: Journal, account_id: str) -> None:
-    from moto.s3.models import s3_backends
-
-    backend = s3_backends[account_id]["aws"]
-    for name, bucket in state.buckets.items():
-        if name not in backend.buckets:
-            backend.create_bucket(name, bucket.region)
-        if bucket.versioning:
-            backend.put_bucket_versioning(name, bucket.versioning)
-        for key_name, versions in bucket.keys.items():
-            for v in versions:
-                if v["k"] == RecordKind.S3_MARKER:
-                    if key_name in backend.buckets[name].keys:
-                        marker = backend._set_delete_marker(name, key_name)
-                        marker._version_id = v["version"]
-                        marker.last_modified = parse_time(v.get("modified")) or marker.last_modified
-                    continue
-                try:
-                    body = journal.read_blob(v["blob"])
-                except (OSError, CorruptBlobError) as exc:
-                    LOG.error("s3://%s/%s version %s not restored: %s", name, key_name, v.get("version"), exc)
-                    continue
-                key = backend.put_object(name, key_name, body, storage=v.get("storage"), etag=v.get("etag"),
-                                         disable_notification=True)
-                key._version_id = v.get("version")
-                key.last_modified = parse_time(v.get("modified")) or key.last_modified
-                key.set_metadata(dict(v.get("metadata") or {}), replace=True)
-                algorithm, value, kind = (v.get("checksum") or [None, None, None])[:3]
-                key.checksum_algorithm, key.checksum_value, key.checksum_type = algorithm, value, kind
-
-
-def _load_dynamodb(state: State, account_id: str) -> None:
-    from moto.dynamodb.models import dynamodb_backends
-
-    for (region, name), table in state.tables.items():
-        backend = dynamodb_backends[account_id][region]
-        d = table.description
-        if name not in backend.tables:
-            backend.create_table(
-                name, schema=d["KeySchema"], throughput=d.get("ProvisionedThroughput"),
-                attr=d["AttributeDefinitions"], global_indexes=d.get("GlobalSecondaryIndexes"),
-                indexes=d.get("LocalSecondaryIndexes"), streams=d.get("StreamSpecification"),
-                billing_mode=(d.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
-                sse_specification=None, tags=[], deletion_protection_enabled=d.get("DeletionProtectionEnabled"),
-                warm_throughput=None)
-        target = backend.tables[name]
-        for item in table.items.values():
-            target.put_item(item)
-
-
-def _load_logs(state: State, account_id: str) -> None:
-    from moto.logs.models import logs_backends
-
-    for (region, group), streams in state.logs.items():
-        backend = logs_backends[account_id][region]
-        if group not in backend.groups:
-            backend.create_log_group(group, {})
-        if (region, group) in state.retention:
-            # moto annotates the days as str, but its API handler passes the request's JSON number on.
-            backend.put_retention_policy(group, state.retention[(region, group)])  # type: ignore[arg-type]
-        for stream, events in streams.items():
-            if stream not in backend.groups[group].streams:
-                backend.create_log_stream(group, stream)
-            if events:
-                backend.groups[group].streams[stream].put_log_events(
-                    [{"timestamp": ts, "message": msg} for ts, msg in events])

@@ -16,8 +16,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from console.metrics import read_series, registry
-from infra.localcloud import motofixes
 from infra.localcloud.emf import EmfExtractor
+from infra.localcloud.motoseam import cloudwatch as seam_cloudwatch
 from selfheal.telemetry import HealingAction, Stage, Telemetry
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -25,8 +25,8 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 
 @pytest.fixture
 def cloudwatch(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # The local cloud installs motofixes at start-up; here only the ListMetrics fix, for this test.
-    monkeypatch.setattr(CloudWatchBackend, "get_filtered_metrics", motofixes._get_filtered_metrics)
+    # The local cloud installs the moto fixes at start-up; here only the ListMetrics fix, for this test.
+    monkeypatch.setattr(CloudWatchBackend, "get_filtered_metrics", seam_cloudwatch.get_filtered_metrics)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "selfheal")
     with mock_aws():
         yield boto3.client("cloudwatch", region_name=REGION)

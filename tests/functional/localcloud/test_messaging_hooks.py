@@ -1,4 +1,4 @@
-"""The messaging hooks in moto (motohooks.py), in-process: each message is handed over once, moto delivers none.
+"""The messaging hooks in moto (motoseam: sns, events, stepfunctions, cloudwatch), in-process: each message is handed over once, moto delivers none.
 
 The hooks are installed for each test only (moto is restored afterwards), with recorders in place of
 the local cloud's delivery, so what moto would have done by itself is visible.
@@ -16,7 +16,7 @@ import pytest
 import requests
 from moto import mock_aws
 
-from infra.localcloud import motohooks
+from infra.localcloud import motoseam
 from infra.localcloud.messaging.eventbus import EventRouter, Rule
 from infra.localcloud.messaging.sns import Notification, Subscriber
 from infra.localcloud.messaging.workqueue import WorkQueue
@@ -42,10 +42,10 @@ class Sinks:
 
 @pytest.fixture
 def hooked(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sinks]:
-    for cls, name in motohooks.PATCHED:
+    for cls, name in motoseam.hooked_attributes():
         monkeypatch.setattr(cls, name, getattr(cls, name))  # restored after the test
     sinks = Sinks()
-    motohooks.install(deliver=lambda n, s: sinks.deliveries.append((n, s)), route=sinks.route,
+    motoseam.install_hooks(deliver=lambda n, s: sinks.deliveries.append((n, s)), route=sinks.route,
                       on_execution=lambda ex: None)
 
     def no_http(*args: Any, **kwargs: Any) -> None:
@@ -134,7 +134,7 @@ def test_the_metric_source_matches_the_exact_dimension_set(hooked):
         cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[{
             "MetricName": "Errors", "Value": value, "Timestamp": now,
             "Dimensions": [{"Name": k, "Value": v} for k, v in dims]}])
-    source = motohooks.MotoMetricSource(ACCOUNT, "us-east-1")
+    source = motoseam.metric_source(ACCOUNT, "us-east-1")
     t = now.timestamp()
     (only,) = source.aggregates("AWS/Lambda", "Errors", (("FunctionName", "f"),), t - 60, t + 60, None)
     assert only.total == 1.0  # moto's GetMetricStatistics would add the Resource datapoint too

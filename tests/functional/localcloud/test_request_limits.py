@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.s3.models import S3Backend
 
-from infra.localcloud import motofixes
 from infra.localcloud.gateway import HttpApiGateway, compile_route
+from infra.localcloud.motoseam import s3 as seam_s3
 from infra.localcloud.runtime.worker import InvokeResult
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:echo"
@@ -102,9 +102,9 @@ def test_expect_100_continue_over_the_limit_is_refused_before_the_body_is_sent(g
 
 @pytest.fixture
 def s3(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    # The local cloud installs these wrappers at start-up (motofixes.install); here only for this test.
-    for name, argument in motofixes._KEY_WRITES.items():
-        monkeypatch.setattr(S3Backend, name, motofixes._refusing_long_keys(getattr(S3Backend, name), argument))
+    # The local cloud installs these wrappers at start-up (motoseam.install_fixes); here only for this test.
+    for name, argument in seam_s3.KEY_WRITES.items():
+        monkeypatch.setattr(S3Backend, name, seam_s3.refusing_long_keys(getattr(S3Backend, name), argument))
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket="keys")

@@ -1,49 +1,49 @@
-"""The seam between moto and the local Lambda runtime.
+"""Lambda: every moto path that runs function code ends in the local Lambda runtime.
 
 moto's Lambda runs function code only in Docker. Every moto path that runs code ends in
 ``LambdaFunction.invoke(body, request_headers, response_headers)``: the Invoke API (sync and
 ``InvocationType=Event``), Step Functions Task states (both ARN forms; moto's interpreter calls
 Invoke over HTTP), S3 notifications (``moto.s3.notifications._invoke_awslambda``) and EventBridge
-targets (``moto.events.notifications._invoke_lambda``). We replace those three entry points.
-
-moto calls S3 notification targets synchronously inside PutObject and swallows their errors
-(bare ``except: pass``); AWS delivers them asynchronously with retries. Here they are queued on the
-async invoker instead, so PutObject returns at once and failures are retried and logged.
-
-``tests/unit/test_moto_seam.py`` fails loudly if a moto upgrade moves these names.
+targets (``moto.events.notifications._invoke_lambda``). `MotoLambdaBridge.install` replaces those
+entry points; the API server's fast path (`MotoLambdaBridge.fast_invoke`) skips moto's dispatch.
 """
 
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import logging
 import threading
-import time
-from typing import Any
-from urllib.parse import quote_plus
+from typing import Any, cast
 
 import moto.events.notifications as events_notifications
 import moto.s3.notifications as s3_notifications
+from moto.awslambda.exceptions import UnknownFunctionException
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
 from moto.core.exceptions import JsonRESTError
 
-from .asyncinvoke import AsyncInvoker, AsyncPolicy
-from .limits import RequestEntityTooLargeError, check_invoke_payload
-from .runtime.errors import LambdaServiceError
-from .runtime.pool import LambdaRuntime
-from .runtime.spec import CodeStore, FunctionSpec, fingerprint_of
-from .runtime.worker import InvokeResult
+from ..asyncinvoke import AsyncInvoker, AsyncPolicy
+from ..limits import RequestEntityTooLargeError, check_invoke_payload
+from ..runtime.errors import LambdaServiceError
+from ..runtime.pool import LambdaRuntime
+from ..runtime.spec import CodeStore, FunctionSpec, fingerprint_of
+from ..runtime.worker import InvokeResult
+from . import s3
+from .patching import replace
 
 logger = logging.getLogger("localcloud.lambda")
 
 LOG_TAIL_BYTES = 4096  # X-Amz-Log-Result carries the last 4 KB of the log, base64-encoded
+_MARK = "_localcloud_lambda_bridge"
 
 
 class LambdaApiError(JsonRESTError):
-    """A Lambda service error in the wire shape botocore parses (``__type`` + message)."""
+    """A Lambda service error in the wire shape botocore parses (``__type`` + message).
+
+    moto renders a raised JsonRESTError as its ``code`` and ``description``. Guarded by
+    tests/unit/test_moto_seam.py::test_json_rest_errors_render_their_code_and_description.
+    """
 
     def __init__(self, err: LambdaServiceError):
         super().__init__(err.error_type, str(err) or err.error_type)
@@ -59,7 +59,7 @@ def _header(headers: Any, name: str) -> str | None:
         return None
     for k, v in dict(headers).items():
         if k.lower() == name.lower():
-            return v
+            return cast(str, v)
     return None
 
 
@@ -74,7 +74,11 @@ def _as_bytes(body: Any) -> bytes:
 
 
 class MotoLambdaBridge:
-    """Turns moto Lambda functions into runtime specs and routes every invocation path to them."""
+    """Turns moto Lambda functions into runtime specs and routes every invocation path to them.
+
+    Reads moto's function model (code, handler, runtime, layers, event invoke configs). Guarded by
+    tests/unit/test_moto_seam.py::test_lambda_function_model_has_what_the_bridge_reads.
+    """
 
     def __init__(self, runtime: LambdaRuntime, code_store: CodeStore, *, account_id: str, region: str):
         self.runtime = runtime
@@ -111,7 +115,7 @@ class MotoLambdaBridge:
         spec = FunctionSpec(
             name=fn.function_name,
             arn=fn.function_arn,
-            handler=fn.handler,
+            handler=cast(str, fn.handler),  # moto types it optional; every zip function has one
             runtime=fn.run_time or "python3.11",
             timeout=float(fn.timeout),
             memory_mb=int(fn.memory_size),
@@ -154,6 +158,8 @@ class MotoLambdaBridge:
             dest = c.get("DestinationConfig") or {}
             policy.on_failure = (dest.get("OnFailure") or {}).get("Destination") or policy.on_failure
             policy.on_success = (dest.get("OnSuccess") or {}).get("Destination") or policy.on_success
+        # moto 5.2.5 does not keep a function's DeadLetterConfig, so this finds none today; guarded by
+        # tests/unit/test_moto_seam.py::test_lambda_function_model_has_what_the_bridge_reads.
         dlq = (getattr(fn, "dead_letter_config", None) or {}).get("TargetArn")
         if dlq and not policy.on_failure:
             policy.on_failure = dlq
@@ -192,16 +198,18 @@ class MotoLambdaBridge:
 
     def fast_invoke(self, name: str, qualifier: str | None, headers: dict[str, str], body: bytes
                     ) -> tuple[int, dict[str, str], bytes] | None:
-        """The Invoke API without moto's dispatch (see apiserver.py); same semantics as _moto_invoke."""
-        from moto.awslambda.exceptions import UnknownFunctionException
+        """The Invoke API without moto's dispatch (see apiserver.py); same semantics as _moto_invoke.
 
-        from .apiserver import error_response
+        None for an unknown function: moto then answers with its own ResourceNotFoundException.
+        Guarded by tests/unit/test_moto_seam.py::test_lambda_get_function_takes_a_qualifier_and_raises_unknown.
+        """
+        from ..apiserver import error_response
 
         region = name.split(":")[3] if name.startswith("arn:") else self.region
         try:
             fn = get_backend(self.account_id, region).get_function(name, qualifier)
         except UnknownFunctionException:
-            return None  # moto answers with its own ResourceNotFoundException
+            return None
         response_headers: dict[str, str] = {}
         # Qualifier "live" (an alias) resolved to the version it points at; the function is told the alias ARN.
         invoked = f"{fn.function_arn.rsplit(':', 1)[0]}:{qualifier}" if _qualified(fn) and qualifier else None
@@ -220,54 +228,41 @@ class MotoLambdaBridge:
         return 200, response_headers, payload
 
     def install(self) -> None:
+        """Route moto's invocation paths to this bridge (each install replaces the previous bridge)."""
         bridge = self
 
         def invoke(fn: LambdaFunction, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+            # AWS runs the function; moto 5.2.5 runs it only in Docker. Guarded by
+            # tests/unit/test_moto_seam.py::test_lambda_invoke_entry_points_exist_with_the_expected_signatures.
             return bridge._moto_invoke(fn, body, request_headers, response_headers)
 
         def docker_path(fn: LambdaFunction, event: Any = None) -> Any:
+            # moto's Docker runner, unreachable once invoke is replaced: fail loudly if a moto path reaches it.
+            # Guarded by tests/unit/test_moto_seam.py::test_lambda_invoke_entry_points_exist_with_the_expected_signatures.
             raise RuntimeError("moto tried to run a Lambda in Docker; the local cloud seam has moved")
 
         def s3_notify(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+            # AWS: S3 notifications are delivered asynchronously, with retries, after PutObject returns;
+            # moto calls the function inside PutObject and swallows its errors (bare except: pass).
+            # Guarded by tests/unit/test_moto_seam.py::test_s3_and_events_notification_hooks_exist.
             try:
                 bridge.submit_async(fn_arn, json.dumps(event_body).encode(), source="s3")
             except Exception:  # noqa: BLE001 - S3 must still accept the PUT (as on AWS); the failure is logged
                 logger.exception("S3 notification to %s could not be queued", fn_arn)
 
         def events_notify(account_id: str, fn_arn: str, event: Any) -> None:
+            # AWS: EventBridge invokes a Lambda target asynchronously, with retries; moto runs it in Docker.
+            # Guarded by tests/unit/test_moto_seam.py::test_s3_and_events_notification_hooks_exist.
             try:
                 bridge.submit_async(fn_arn, json.dumps(event).encode(), source="events")
             except Exception:  # noqa: BLE001 - same contract as S3 notifications
                 logger.exception("EventBridge target %s could not be queued", fn_arn)
 
-        LambdaFunction.invoke = invoke  # type: ignore[method-assign]
-        LambdaFunction._invoke_lambda = docker_path  # type: ignore[method-assign]
-        s3_notifications._invoke_awslambda = s3_notify
-        s3_notifications._get_s3_event = _aws_s3_event
-        events_notifications._invoke_lambda = events_notify
-
-
-_MOTO_GET_S3_EVENT = s3_notifications._get_s3_event
-_sequencer = itertools.count(time.time_ns())
-
-
-def _aws_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
-    """moto's S3 event record, completed as AWS writes it (for Lambda, SQS and SNS targets alike).
-
-    - the key is URL-encoded like a form value (spaces become '+', '/' stays); moto 5.2.5
-      percent-encodes '/' too ("incoming%2Fa.csv"), which no AWS-written handler decodes;
-    - ``versionId`` when the bucket is versioned, and a ``sequencer`` that grows with each event:
-      consumers deduplicate at-least-once deliveries on them (moto sends neither).
-    """
-    body: dict[str, Any] = _MOTO_GET_S3_EVENT(event_name, bucket, key, notification_id)
-    for record in body.get("Records", []):
-        obj = record.get("s3", {}).get("object", {})
-        obj["key"] = quote_plus(key.name, safe="/")
-        version = getattr(key, "version_id", None)
-        if version and version != "null":
-            obj["versionId"] = version
-        obj["sequencer"] = f"{next(_sequencer):018X}"
-    return body
+        replace(LambdaFunction, "invoke", invoke, mark=_MARK)
+        replace(LambdaFunction, "_invoke_lambda", docker_path, mark=_MARK)
+        replace(s3_notifications, "_invoke_awslambda", s3_notify, mark=_MARK)
+        replace(events_notifications, "_invoke_lambda", events_notify, mark=_MARK)
+        s3.install_event_records()
 
 
 class _ServiceError(LambdaServiceError):

@@ -11,6 +11,8 @@ any start does. The lock may not: two retrainings at once would race for the pro
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +21,9 @@ from typing import Any
 from selfheal.audit import AuditAction, AuditTrail
 from selfheal.clock import Clock, isoformat, utc_now
 from selfheal.config import Settings
+from selfheal.contracts import ExecutionInput
 from selfheal.exceptions import CooldownActiveError, LockHeldError
+from selfheal.flows.keys import execution_arn_for
 from selfheal.locks import Cooldown, RetrainingLock
 
 AwsClient = Any  # botocore builds client classes at runtime
@@ -52,7 +56,7 @@ class ManualStart:
     """One start from the console: what it runs, and what the audit item says about it."""
 
     machine_arn: str
-    name: str  # the execution's name, also the lock's owner (Finish releases the lock by name)
+    name: str  # the execution's name, also the lock's owner (the input's lock_owner; Finish releases it)
     input: str
     why: str  # "started again from the console (same input as ...)"
     override_reason: str | None = None  # set: start even inside the cooldown, and say why
@@ -74,8 +78,13 @@ class ManualRetraining:
         self.audit = AuditTrail(dynamodb, table, clock=clock)
 
     def start(self, run: ManualStart, limits: RetrainingLimits) -> dict[str, Any]:
+        """``run.input`` must be an execution input (``selfheal.contracts.ExecutionInput``; raises
+        ``StepInputError`` naming the field otherwise); it is started with ``lock_owner`` set to the
+        execution's name, so its Finish state releases this lock."""
+        execution = dataclasses.replace(ExecutionInput.from_event(json.loads(run.input)), lock_owner=run.name)
         try:
-            self.lock.acquire(run.name, limits.lock_lease_seconds)
+            self.lock.acquire(run.name, limits.lock_lease_seconds,
+                              execution_arn=execution_arn_for(run.machine_arn, run.name))
         except LockHeldError as err:
             self.audit.record(AuditAction.RETRAIN_SKIPPED_LOCK, f"{run.why}: refused, another retraining is "
                               f"running: {err}", details={**(run.details or {}), "manual": True})
@@ -95,8 +104,9 @@ class ManualRetraining:
                 overridden = err
                 # The overriding start is the latest start: the next automatic one waits a full window.
                 self.cooldown.claim(0, reason=f"{run.why}; cooldown overridden: {run.override_reason}")
+            # The caller's other fields are kept (a restart repeats an earlier input as it was).
             arn = self._sfn.start_execution(stateMachineArn=run.machine_arn, name=run.name,
-                                            input=run.input)["executionArn"]
+                                            input=json.dumps({**json.loads(run.input), **execution.to_dict()}))["executionArn"]
         except Exception:
             self.lock.release(run.name)  # never leave the lock behind a start that did not happen
             raise

@@ -19,7 +19,8 @@ from console.api.deps import StateDep, TokenDep, decode_token, encode_token
 from console.asl import layout
 from console.history import summarise
 from console.retraining import ManualRetraining, ManualStart, RetrainingLimits, cooldown_end
-from selfheal.exceptions import CooldownActiveError, LockHeldError
+from selfheal.contracts import ExecutionInput
+from selfheal.exceptions import CooldownActiveError, LockHeldError, StepInputError
 
 router = APIRouter(prefix="/api", tags=["executions"])
 
@@ -192,6 +193,10 @@ def _start(state: StateDep, machine: str, input_text: str, name: str | None, *, 
         # Not a retraining (another state machine), or no state table to hold a lock: a plain start.
         resp = sfn.start_execution(stateMachineArn=machine, name=name, input=input_text)
         return {"arn": resp["executionArn"], "start": _iso(resp.get("startDate"))}
+    try:
+        ExecutionInput.from_event(json.loads(input_text))
+    except StepInputError as exc:
+        raise HTTPException(400, f"not an input of the self-healing state machine: {exc}") from exc
     limits = RetrainingLimits.from_env(state.function_env("DriftFunction"))
     run = ManualStart(machine_arn=machine, name=name, input=input_text, why=why, override_reason=override,
                       details={"source": "console", "trigger": _trigger(input_text), **(details or {})})

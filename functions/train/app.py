@@ -1,15 +1,21 @@
-"""TrainFunction: train, export to ONNX, measure parity, publish an immutable model version."""
+"""TrainFunction: train, export to ONNX, measure parity, publish an immutable model version.
 
-import logging
+Event: ``selfheal.contracts.TrainRequest`` (the Train state); answer: ``TrainResult``."""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from selfheal.context import Context
+from selfheal.contracts import TrainRequest, TrainResult
 from selfheal.flows.train import train_version
 
-logging.getLogger().setLevel(logging.INFO)
+logger = Logger(service="TrainFunction")
 CTX = Context.from_env()
 
 
-def handler(event, context):
-    return train_version(CTX, training_key=event["training_key"], fingerprint=event.get("fingerprint", ""),
-                         trigger=event.get("trigger", "manual"), execution_arn=event.get("execution_arn"),
-                         params=event.get("params"))
+@logger.inject_lambda_context
+def handler(event: dict, context: LambdaContext) -> TrainResult:
+    request = TrainRequest.from_event(event)
+    logger.info("training on %s (trigger %s)", request.training_key, request.trigger)
+    return train_version(CTX, training_key=request.training_key, fingerprint=request.fingerprint,
+                         trigger=request.trigger, execution_arn=request.execution_arn, params=request.params)

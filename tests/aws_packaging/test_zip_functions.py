@@ -21,11 +21,14 @@ from .conftest import ROOT
 from .support import Stack, moto_stack, publish_production_model
 
 _INVOKE = """
-import json, sys
+import json, sys, types
 sys.path[:0] = json.loads(sys.argv[1])
 import app
 event = json.load(sys.stdin)
-result = app.handler(event, None) if event else None
+context = types.SimpleNamespace(function_name="fn", function_version="$LATEST", memory_limit_in_mb=512,
+                                invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:fn",
+                                aws_request_id="req-1", get_remaining_time_in_millis=lambda: 300000)
+result = app.handler(event, context) if event else None
 sys.stdout.write("\\n" + json.dumps({"result": result}) + "\\n")
 """
 ZIP_FUNCTIONS = [p for p in function_packages(ROOT / "template.yaml") if p.package_type == "Zip"]

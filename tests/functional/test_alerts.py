@@ -39,6 +39,7 @@ from selfheal.schema import DEFAULT_SCHEMA
 from selfheal.telemetry import Telemetry
 from selfheal.training import export_onnx, train_model
 from tests.functional.conftest import STATE_TABLE, FakeClock
+from tests.functional.lambdacontext import FakeLambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA, MODELS = "data-bucket", "model-bucket"
@@ -371,7 +372,7 @@ def status_change(status: str, **detail: Any) -> dict[str, Any]:
 
 
 def test_a_timed_out_execution_alerts_execution_failed(ctx, queue, promote_app):
-    out = promote_app.handler(status_change("TIMED_OUT", error="States.Timeout", cause=None), None)
+    out = promote_app.handler(status_change("TIMED_OUT", error="States.Timeout", cause=None), FakeLambdaContext())
 
     assert out == {"alerted": True, "status": "TIMED_OUT", "execution_arn": EXEC + "drift-1"}
     (alert,) = published(queue[1])
@@ -385,10 +386,10 @@ def test_a_timed_out_execution_alerts_execution_failed(ctx, queue, promote_app):
 
 def test_a_failed_execution_names_the_error_and_the_lambda_errors_message(ctx, queue, promote_app):
     cause = json.dumps({"errorType": "SmokeTestFailed", "errorMessage": "rolled back v0002 -> v0001"})
-    promote_app.handler(status_change("FAILED", error="SmokeTestFailed", cause=cause), None)
+    promote_app.handler(status_change("FAILED", error="SmokeTestFailed", cause=cause), FakeLambdaContext())
     (alert,) = published(queue[1])
     assert alert["reason"] == "SmokeTestFailed: rolled back v0002 -> v0001"
-    assert promote_app.handler(status_change("SUCCEEDED"), None)["alerted"] is False
+    assert promote_app.handler(status_change("SUCCEEDED"), FakeLambdaContext())["alerted"] is False
     assert published(queue[1]) == []
 
 
@@ -415,7 +416,7 @@ def sns_event(*messages: str) -> dict[str, Any]:
 def test_a_canary_alarm_on_the_topic_is_audited_as_an_alert_and_not_published_again(ctx, queue, promote_app):
     ours = json.dumps({"action": "rollback", "summary": "production rolled back v2 -> v1", "alert_id": "x"})
 
-    out = promote_app.handler(sns_event(alarm_message("ALARM", "OK"), ours, "not json"), None)
+    out = promote_app.handler(sns_event(alarm_message("ALARM", "OK"), ours, "not json"), FakeLambdaContext())
 
     assert out == {"alarms": [{"alarm": "selfheal-PredictAliasErrorsAlarm-ABC123", "state": "ALARM"}]}
     assert published(queue[1]) == []  # CloudWatch published it already

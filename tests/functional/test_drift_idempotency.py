@@ -27,6 +27,7 @@ from selfheal.idempotency import SEEN_PARTITION, DeliveryLedger, ObjectVersion
 from selfheal.pending import PendingBatches
 from selfheal.telemetry import Telemetry
 from tests.functional.conftest import STATE_TABLE, FakeClock
+from tests.functional.lambdacontext import FakeLambdaContext
 
 DATA, MODELS = "data-bucket", "model-bucket"
 DRIFT_APP = Path(__file__).resolve().parents[2] / "functions" / "drift" / "app.py"
@@ -204,16 +205,6 @@ def test_a_very_long_key_is_still_claimed(ctx, emitted):
 
 
 # ---- through the handler -------------------------------------------------------------------------------
-
-
-class FakeLambdaContext:
-    """The fields of the Lambda context DriftFunction reads."""
-
-    def __init__(self, request_id: str) -> None:
-        self.aws_request_id = request_id  # kept by Lambda's retries of an asynchronous event
-
-    def get_remaining_time_in_millis(self) -> int:  # until the platform stops this invocation
-        return 300_000
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 from selfheal import datagen
 from selfheal.config import Settings
 from selfheal.context import Context
+from selfheal.contracts import FinishRequest
 from selfheal.flows.keys import REFERENCE_KEY
 from selfheal.flows.monitor import check_upload, drain_pending
 from selfheal.flows.promote import finish
@@ -67,6 +68,13 @@ def _executions(ctx: Context) -> list[dict]:
     return ctx.stepfunctions.list_executions(stateMachineArn=ctx.settings.state_machine_arn)["executions"]
 
 
+def _finish(ctx, execution_arn: str) -> dict:
+    """The Finish state of an execution the drift check started (its input names the lock owner)."""
+    execution_input = json.loads(ctx.stepfunctions.describe_execution(executionArn=execution_arn)["input"])
+    return finish(ctx, FinishRequest.from_event({"outcome": "succeeded", "execution_arn": execution_arn,
+                                                 "state": execution_input}))
+
+
 def test_upload_before_any_reference_is_deferred_not_lost(ctx):
     key = _upload(ctx, "early.csv", datagen.generate(300, seed=1))
     assert check_upload(ctx, bucket=DATA, key=key)["decision"] == "deferred"
@@ -80,16 +88,18 @@ def test_drift_starts_one_retraining_then_lock_then_cooldown_defer(ctx, emitted)
     out = check_upload(ctx, bucket=DATA, key=first)
     assert out["decision"] == "retrain_started"
     (execution,) = _executions(ctx)
+    name = execution["executionArn"].rsplit(":", 1)[-1]
     assert json.loads(ctx.stepfunctions.describe_execution(executionArn=execution["executionArn"])["input"]) == {
-        "trigger": "drift", "batches": [{"bucket": DATA, "key": first}], "include_reference": True}
-    assert ctx.lock.holder() is not None
+        "trigger": "drift", "batches": [{"bucket": DATA, "key": first}], "include_reference": True, "lock_owner": name}
+    holder = ctx.lock.holder()
+    assert holder is not None and holder["owner"] == name and holder["execution_arn"] == execution["executionArn"]
     # While that retraining runs, another drifted batch is deferred for the lock and joins later.
     second = _upload(ctx, "drift-b.csv", datagen.generate(1500, seed=4, drift=1.0))
     assert check_upload(ctx, bucket=DATA, key=second)["reason"] == "lock"
     assert _actions(ctx)[-1] == "retrain_skipped_lock"
     assert len(_executions(ctx)) == 1
     # The execution finishes: the lock is released and the outcome audited.
-    done = finish(ctx, outcome="succeeded", state={"trigger": "drift"}, execution_arn=execution["executionArn"])
+    done = _finish(ctx, execution["executionArn"])
     assert done["lock_released"] is True and ctx.lock.holder() is None
     # Within the cooldown, a third drifted batch is deferred and says so.
     third = _upload(ctx, "drift-c.csv", datagen.generate(1500, seed=5, drift=1.0))
@@ -146,7 +156,7 @@ def test_the_drain_retrains_deferred_batches_once_the_lock_allows_without_repeat
     audited = len(_actions(ctx))
     assert drain_pending(ctx)["decision"] == "waiting"  # the retraining still runs
     assert len(_actions(ctx)) == audited
-    finish(ctx, outcome="succeeded", state={"trigger": "drift"}, execution_arn=first["execution_arn"])
+    _finish(ctx, first["execution_arn"])
     out = drain_pending(ctx)
     assert out["decision"] == "retrain_started" and out["batches"] == [{"bucket": DATA, "key": deferred}]
     assert out["execution_arn"].rsplit(":", 1)[-1].startswith("deferred-")
@@ -175,7 +185,8 @@ def test_malformed_upload_is_quarantined_and_nothing_starts(ctx, emitted):
 def test_finish_turns_a_caught_error_into_the_fail_states_error_and_cause(ctx):
     state = {"trigger": "drift", "error": {"Error": "DataQualityError",
                                            "Cause": json.dumps({"errorMessage": "no usable batch: empty_file"})}}
-    out = finish(ctx, outcome="failed", state=state, execution_arn="arn:aws:states:us-east-1:1:execution:sm:x")
+    out = finish(ctx, FinishRequest.from_event({"outcome": "failed", "state": state,
+                                                "execution_arn": "arn:aws:states:us-east-1:1:execution:sm:x"}))
     assert out["error"] == "DataQualityError" and out["cause"] == "no usable batch: empty_file"
     item = ctx.audit.list(action="execution_finished", limit=1)[0]
     assert item["details"]["outcome"] == "failed" and item["execution_arn"].endswith(":x")

@@ -172,7 +172,7 @@ def test_drift_with_enough_labels_retrains_on_the_labelled_traffic(ctx, model, q
     assert out["execution_arn"] == execution["executionArn"]
     payload = json.loads(ctx.stepfunctions.describe_execution(executionArn=execution["executionArn"])["input"])
     assert payload == {"trigger": "live_drift", "batches": [{"bucket": DATA, "key": out["retrain_batch_key"]}],
-                       "include_reference": True}
+                       "include_reference": True, "lock_owner": execution["executionArn"].rsplit(":", 1)[-1]}
     batch = pd.read_csv(pd.io.common.BytesIO(stored(ctx, out["retrain_batch_key"])))
     assert batch.columns.tolist() == DEFAULT_SCHEMA.all_columns and len(batch) == 400
     assert ctx.lock.holder() is not None  # the same lock and cooldown as uploads

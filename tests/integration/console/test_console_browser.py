@@ -112,7 +112,7 @@ def test_4_failed_execution_shows_the_error_of_the_failing_state(page, console: 
     assert page.locator("#graph g.node[data-state=Quarantine]").get_attribute("data-status") == "succeeded"
     fix.click()
     history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    failed = next(e["taskFailedEventDetails"] for e in history if e["type"] == "TaskFailed")
+    failed = next(e["lambdaFunctionFailedEventDetails"] for e in history if e["type"] == "LambdaFunctionFailed")
     assert failed["error"] in ("DataQualityError", "SchemaError")
     error = page.locator("#state-error")
     assert error.locator(".err").inner_text() == failed["error"]

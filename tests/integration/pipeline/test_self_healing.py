@@ -165,7 +165,7 @@ def test_dirty_batch_is_fixed_into_curated_and_the_raw_object_is_unchanged(story
     raw = datagen.to_csv_bytes(dirty)
     key = story.upload("dirty.csv", raw, prefix="manual/")
     out = story.invoke("FixDataFunction", {"action": "fix", "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:x:dirty-check",
-                                           "input": {"batches": [{"bucket": story.data_bucket, "key": key}]}})
+                                           "execution": {"batches": [{"bucket": story.data_bucket, "key": key}]}})
     curated = pd.read_csv(io.BytesIO(story.s3.get_object(Bucket=story.data_bucket, Key=out["batches"][0]["curated_key"])["Body"].read()))
     assert not curated.isna().any().any()
     assert not curated.duplicated().any()

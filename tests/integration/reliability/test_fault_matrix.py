@@ -64,7 +64,8 @@ def start_retraining(story: Story, label: str, seed: int) -> str:
     key = story.upload(f"{label}.csv", datagen.generate(3000, seed=seed, drift=1.0), prefix="faults/")
     name = f"fault-{label}-{uuid.uuid4().hex[:6]}"
     RetrainingLock(story.ddb, story.cloud.output("StateTableName")).acquire(name, 1800)
-    payload = {"trigger": "drift", "batches": [{"bucket": story.data_bucket, "key": key}], "include_reference": True}
+    payload = {"trigger": "drift", "batches": [{"bucket": story.data_bucket, "key": key}], "include_reference": True,
+               "lock_owner": name}
     return story.sfn.start_execution(stateMachineArn=story.sm_arn, name=name, input=json.dumps(payload))["executionArn"]
 
 
@@ -211,8 +212,8 @@ def test_fix_data_crash_is_retried_and_the_execution_heals(story):
         desc = finished(story, arn)
     assert desc["status"] == "SUCCEEDED", desc
     events = history(story, arn)
-    failures = [e for e in events if e["type"] == "TaskFailed"]
-    assert failures and failures[0]["taskFailedEventDetails"]["error"] == "Runtime.ExitError"
+    failures = [e for e in events if e["type"] == "LambdaFunctionFailed"]  # FixData invokes its function ARN
+    assert failures and failures[0]["lambdaFunctionFailedEventDetails"]["error"] == "Runtime.ExitError"
     assert story.path(arn)[:2] == ["FixData", "Train"] and "Promote" in story.path(arn)
     assert assert_consistent(story, arn)["details"]["outcome"] == "succeeded"
 

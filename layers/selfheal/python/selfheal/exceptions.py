@@ -98,6 +98,12 @@ class ConfigError(SelfHealError):
     reason = "config_invalid"
 
 
+class StepInputError(SelfHealError):
+    """A function's event does not match its step contract (``selfheal.contracts``); names the field."""
+
+    reason = "invalid_step_input"
+
+
 def error_message(exc: SelfHealError) -> str:
     """JSON body for errorMessage, so a Catch's ``Cause`` stays machine-readable."""
     return json.dumps(exc.to_dict(), default=str)

@@ -51,6 +51,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from botocore.exceptions import ClientError
 
 from selfheal.clock import Clock, as_utc, isoformat, utc_now
@@ -86,15 +87,16 @@ class ObjectVersion:
     version_source: str | None  # "versionId", "sequencer" or "eTag"
 
     @classmethod
-    def from_s3_record(cls, record: Mapping[str, Any]) -> ObjectVersion:
-        s3 = record["s3"]
-        obj = s3["object"]
+    def from_s3_record(cls, record: Mapping[str, Any] | S3EventRecord) -> ObjectVersion:
+        """From one record of an S3 event notification (Powertools' data class or the raw dict)."""
+        rec = record if isinstance(record, S3EventRecord) else S3EventRecord(dict(record))
+        obj = rec.s3.get_object
         # S3 event keys are URL-encoded like a form value (spaces arrive as '+').
-        key = unquote_plus(obj["key"])
-        for field in ("versionId", "sequencer", "eTag"):
-            if obj.get(field):
-                return cls(s3["bucket"]["name"], key, str(obj[field]), field)
-        return cls(s3["bucket"]["name"], key, None, None)
+        key = unquote_plus(obj.key)
+        for source, value in (("versionId", obj.version_id), ("sequencer", obj.get("sequencer")), ("eTag", obj.etag)):
+            if value:
+                return cls(rec.s3.bucket.name, key, str(value), source)
+        return cls(rec.s3.bucket.name, key, None, None)
 
     @property
     def uri(self) -> str:

@@ -34,6 +34,7 @@ import pandas as pd
 from selfheal.alerts import AlertKind
 from selfheal.capture import CaptureRecord
 from selfheal.clock import as_utc
+from selfheal.contracts import Trigger
 from selfheal.labels import ID_COLUMN
 from selfheal.metrics import regression_metrics
 from selfheal.monitoring import degradation_check
@@ -43,8 +44,8 @@ FIRST_RUN_LOOKBACK = timedelta(hours=24)
 # over 1000 rows Evidently uses the normed Wasserstein distance, which a few rows push past its
 # threshold by chance alone, hour after hour on a quiet endpoint.
 MIN_DRIFT_ROWS = 100
-TRIGGER_DRIFT = "live_drift"
-TRIGGER_DEGRADATION = "live_degradation"
+TRIGGER_DRIFT = Trigger.LIVE_DRIFT
+TRIGGER_DEGRADATION = Trigger.LIVE_DEGRADATION
 
 
 # ---- the window ---------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ most one sees its condition hold. No read-then-write happens in Python.
 
 Items (key schema ``pk`` S / ``sk`` S, shared with the audit trail)::
 
-    pk = "LOCK#<name>",     sk = "LOCK"      owner, acquired_at, expires_at, expires_at_epoch
+    pk = "LOCK#<name>",     sk = "LOCK"      owner, acquired_at, expires_at, expires_at_epoch,
+                                             execution_arn (the execution the owner starts, if any)
     pk = "COOLDOWN#<name>", sk = "COOLDOWN"  started_at, started_at_epoch, reason, execution_arn
 
 Epoch seconds are stored as numbers because conditions compare them; the ISO strings are for
@@ -40,6 +41,7 @@ class LeaseInfo(TypedDict):
     acquired_at: str
     expires_at: str
     expires_at_epoch: float
+    execution_arn: str | None
 
 
 class CooldownRecord(TypedDict):
@@ -70,6 +72,7 @@ def _lease(item: dict[str, Any]) -> LeaseInfo:
         "acquired_at": item["acquired_at"]["S"],
         "expires_at": item["expires_at"]["S"],
         "expires_at_epoch": float(item["expires_at_epoch"]["N"]),
+        "execution_arn": item.get("execution_arn", {}).get("S"),
     }
 
 
@@ -116,8 +119,11 @@ class RetrainingLock(_StateItem):
 
     _kind = "LOCK"
 
-    def acquire(self, owner: str, lease_seconds: float) -> LeaseInfo:
+    def acquire(self, owner: str, lease_seconds: float, *, execution_arn: str | None = None) -> LeaseInfo:
         """Take the lock for ``lease_seconds`` if it is free, expired, or already ours (renewal).
+
+        ``execution_arn``: the execution the owner is about to start under this lock, recorded so
+        that a later caller can tell whether the holder is still running (a stale-lock check).
 
         Raises ``LockHeldError`` naming the holder and its expiry otherwise.
         """
@@ -134,6 +140,8 @@ class RetrainingLock(_StateItem):
             "expires_at": {"S": isoformat(expires)},
             "expires_at_epoch": {"N": str(_epoch(expires))},
         }
+        if execution_arn:
+            item["execution_arn"] = {"S": execution_arn}
         try:
             self._ddb.put_item(
                 TableName=self._table,

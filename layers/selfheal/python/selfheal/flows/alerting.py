@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
 from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, SNSEvent
 
 from selfheal.alerts import AlertKind, alarm_alert
 from selfheal.audit import AuditAction
@@ -30,7 +31,7 @@ EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"  # the event'
 FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
 
-def execution_status_changed(ctx: Context, event: Mapping[str, Any]) -> dict[str, Any]:
+def execution_status_changed(ctx: Context, event: EventBridgeEvent) -> dict[str, Any]:
     """Audit and alert an execution that ended ``FAILED``, ``TIMED_OUT`` or ``ABORTED``."""
     detail = event.get("detail") or {}
     status = str(detail.get("status") or "")
@@ -51,18 +52,18 @@ def execution_status_changed(ctx: Context, event: Mapping[str, Any]) -> dict[str
     return {"alerted": True, "status": status, "execution_arn": arn}
 
 
-def alarm_notifications(ctx: Context, records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def alarm_notifications(ctx: Context, event: SNSEvent) -> dict[str, Any]:
     """Audit each CloudWatch alarm notification of an SNS event as a ``canary_alarm`` alert."""
     alarms: list[dict[str, Any]] = []
-    for record in records:
-        sns = record.get("Sns") or {}
+    for record in event.records:
+        sns = record.sns
         try:
-            message = json.loads(sns.get("Message") or "")
+            message = json.loads(sns.message or "")
         except ValueError:
             message = None
         alert = alarm_alert(message, console_url=ctx.settings.console_url) if isinstance(message, dict) else None
         if alert is None:
-            logger.info("ignored message %s on the alert topic: not a CloudWatch alarm", sns.get("MessageId"))
+            logger.info("ignored message %s on the alert topic: not a CloudWatch alarm", sns.message_id)
             continue
         ctx.alerter.record_delivered(alert)
         alarms.append({"alarm": alert.details["alarm"], "state": alert.details["state"]})

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from typing import Any, TypedDict
+from typing import Any
 
 import pandas as pd
 
 from selfheal.audit import AuditAction
 from selfheal.context import Context
+from selfheal.contracts import BatchRef, FixedBatch, FixResult, QuarantineResult, StepError
 from selfheal.exceptions import DataQualityError
 from selfheal.flows.keys import REFERENCE_KEY, curated_key, training_key
 from selfheal.flows.quarantine import quarantine_batch
@@ -21,18 +23,13 @@ from selfheal.telemetry import HealingAction
 logger = logging.getLogger(__name__)
 
 
-class BatchRef(TypedDict):
-    bucket: str
-    key: str
-
-
 def fix_batches(ctx: Context, batches: list[BatchRef], *, include_reference: bool,
-                execution_arn: str | None) -> dict[str, Any]:
+                execution_arn: str | None) -> FixResult:
     """Fix every batch into ``curated/``; raise ``DataQualityError`` when nothing usable remains."""
     s = ctx.settings
     schema = s.schema
     fixed: list[pd.DataFrame] = []
-    summaries: list[dict[str, Any]] = []
+    summaries: list[FixedBatch] = []
     quarantined: list[dict[str, Any]] = []
     for ref in batches:
         try:
@@ -86,18 +83,15 @@ def _describe(report: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def quarantine_after_failure(ctx: Context, batches: list[BatchRef], error: dict[str, Any], *,
-                             execution_arn: str | None) -> dict[str, Any]:
+def quarantine_after_failure(ctx: Context, batches: list[BatchRef], error: StepError, *,
+                             execution_arn: str | None) -> QuarantineResult:
     """The state machine's Quarantine state: make sure every batch of a failed FixData is set aside."""
-    cause = error.get("Cause") or "{}"
+    cause = error.cause or "{}"
     try:
-        import json
-
-        body = json.loads(cause)
-        message = body.get("errorMessage", cause)
-    except ValueError:
-        message = cause
-    record = {"reason": error.get("Error", "DataQualityError"), "message": message, "details": {}}
+        message = json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        message = cause  # a Cause that is plain text, not a Lambda error payload
+    record = {"reason": error.error, "message": message, "details": {}}
     out = [quarantine_batch(ctx, b["bucket"], b["key"], record, execution_arn=execution_arn)["quarantined"]
            for b in batches]
     return {"quarantined": out}

@@ -16,6 +16,15 @@ def execution_name(execution_arn: str | None) -> str:
     return execution_arn.rsplit(":", 1)[-1]
 
 
+def execution_arn_for(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives the execution ``name`` of a state machine, known before it starts:
+    ``arn:<partition>:states:<region>:<account>:execution:<machine name>:<name>``."""
+    parts = state_machine_arn.split(":")
+    if len(parts) != 7 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "stateMachine":
+        raise ValueError(f"not a state machine ARN: {state_machine_arn!r}")
+    return ":".join([*parts[:5], "execution", parts[6], name])
+
+
 def batch_name(key: str) -> str:
     return posixpath.basename(key) or "batch.csv"
 

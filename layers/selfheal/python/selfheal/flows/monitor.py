@@ -20,6 +20,7 @@ from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.clock import as_utc
 from selfheal.context import Context
+from selfheal.contracts import BatchRef, ExecutionInput, Trigger
 from selfheal.drift import detect_drift, report_key
 from selfheal.exceptions import (
     CooldownActiveError,
@@ -30,7 +31,7 @@ from selfheal.exceptions import (
     ModelNotFoundError,
     SelfHealError,
 )
-from selfheal.flows.keys import REFERENCE_KEY
+from selfheal.flows.keys import REFERENCE_KEY, execution_arn_for
 from selfheal.flows.quarantine import quarantine_batch
 from selfheal.idempotency import DeliveryLedger, ObjectVersion
 from selfheal.inference import OnnxModel
@@ -122,7 +123,8 @@ def check_upload(ctx: Context, *, bucket: str, key: str) -> dict[str, Any]:
                          reason=degradation["reason"], versions={"production": degradation["version"]},
                          details={"key": key, "ratio": degradation["ratio"], "batch_rmse": degradation["batch_rmse"],
                                   "promoted_rmse": degradation["promoted_rmse"]}, about=item)
-    trigger = "drift" if drift.dataset_drift else ("degradation" if degradation and degradation["degraded"] else None)
+    trigger = (Trigger.DRIFT if drift.dataset_drift
+               else Trigger.DEGRADATION if degradation and degradation["degraded"] else None)
     result: dict[str, Any] = {"key": key, "drift": {k: v for k, v in summary.items() if k != "column_scores"},
                               "degradation": degradation}
     if trigger is None:
@@ -158,10 +160,16 @@ def _reclaim_stale_lock(ctx: Context, err: LockHeldError) -> bool:
     restarted); a running holder keeps it. Returns whether the lock was released."""
     holder = (err.details or {}).get("holder") or {}
     owner = holder.get("owner")
-    machine = ctx.settings.state_machine_arn
-    if not owner or not machine or ":stateMachine:" not in machine:
+    if not owner:
         return False
-    execution_arn = machine.replace(":stateMachine:", ":execution:", 1) + f":{owner}"
+    # The holder recorded the execution it starts; a holder that did not (a lock taken by hand) is
+    # looked up under its own name, the name every starter here gives its execution.
+    execution_arn = holder.get("execution_arn")
+    if not execution_arn:
+        try:
+            execution_arn = execution_arn_for(ctx.settings.state_machine_arn or "", owner)
+        except ValueError:
+            return False
     try:
         status = ctx.stepfunctions.describe_execution(executionArn=execution_arn)["status"]
     except ClientError as exc:
@@ -215,13 +223,15 @@ def start_retraining(ctx: Context, *, bucket: str, key: str, trigger: str,
     pending = PendingBatches(ctx.dynamodb, s.state_table)
     now = ctx.clock()
     name = f"{trigger}-{now.strftime('%Y%m%dT%H%M%S')}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    # The lock's owner is the execution's name; the execution input names it, and Finish releases it.
+    arn = execution_arn_for(s.state_machine_arn or "", name)
     try:
         try:
-            ctx.lock.acquire(name, s.lock_lease_seconds)
+            ctx.lock.acquire(name, s.lock_lease_seconds, execution_arn=arn)
         except LockHeldError as err:
             if not _reclaim_stale_lock(ctx, err):
                 raise
-            ctx.lock.acquire(name, s.lock_lease_seconds)
+            ctx.lock.acquire(name, s.lock_lease_seconds, execution_arn=arn)
     except LockHeldError as err:
         return _defer(ctx, pending, "lock", err, f"another retraining is running: {err}", bucket=bucket,
                       key=key, details={"key": key, "trigger": trigger}, already_pending=already_pending)
@@ -231,12 +241,12 @@ def start_retraining(ctx: Context, *, bucket: str, key: str, trigger: str,
         ctx.lock.release(name)
         return _defer(ctx, pending, "cooldown", err, f"cooldown: {err}", bucket=bucket, key=key,
                       details={"key": key, "trigger": trigger, **err.details}, already_pending=already_pending)
-    batches = [{"bucket": bucket, "key": key}]
+    batches: list[BatchRef] = [{"bucket": bucket, "key": key}]
     batches += [{"bucket": p["bucket"], "key": p["key"]} for p in pending.list() if p["key"] != key]
-    payload = {"trigger": trigger, "batches": batches, "include_reference": True}
+    execution = ExecutionInput(trigger=trigger, batches=batches, include_reference=True, lock_owner=name)
     try:
         arn = ctx.stepfunctions.start_execution(stateMachineArn=s.state_machine_arn, name=name,
-                                                input=json.dumps(payload))["executionArn"]
+                                                input=json.dumps(execution.to_dict()))["executionArn"]
     except Exception:
         ctx.lock.release(name)  # never leave the lock behind a start that did not happen
         raise
@@ -253,6 +263,6 @@ def drain_pending(ctx: Context) -> dict[str, Any]:
     if not waiting:
         return {"decision": "nothing_pending"}
     first = waiting[0]
-    result = start_retraining(ctx, bucket=first["bucket"], key=first["key"], trigger="deferred",
+    result = start_retraining(ctx, bucket=first["bucket"], key=first["key"], trigger=Trigger.DEFERRED,
                               already_pending=True)
     return {**result, "pending": len(waiting)}

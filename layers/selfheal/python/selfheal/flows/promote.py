@@ -11,8 +11,15 @@ from botocore.exceptions import ClientError
 from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.context import Context
+from selfheal.contracts import (
+    FinishRequest,
+    FinishResult,
+    Outcome,
+    PromoteResult,
+    RejectResult,
+    RollbackResult,
+)
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError
-from selfheal.flows.keys import execution_name
 from selfheal.flows.reference import publish_reference, restore_reference
 from selfheal.inference import OnnxModel
 from selfheal.telemetry import HealingAction
@@ -34,7 +41,7 @@ def loads_ok(ctx: Context):
 
 
 def promote(ctx: Context, *, version: str, training_key: str | None, reason: str,
-            execution_arn: str | None) -> dict[str, Any]:
+            execution_arn: str | None) -> PromoteResult:
     before = ctx.registry.production()
     alias = ctx.registry.promote(version, reason=reason, execution_arn=execution_arn)
     # The reference moves to the new training distribution (its newest rows), so the next drift
@@ -56,7 +63,7 @@ def promote(ctx: Context, *, version: str, training_key: str | None, reason: str
     return {"version": alias["version"], "previous_version": previous}
 
 
-def reject(ctx: Context, *, version: str, reasons: list[str], execution_arn: str | None) -> dict[str, Any]:
+def reject(ctx: Context, *, version: str, reasons: list[str], execution_arn: str | None) -> RejectResult:
     text = "; ".join(reasons) or "validation failed"
     ctx.registry.mark_status(version, "rejected", text, execution_arn=execution_arn)
     ctx.telemetry.healing_action(HealingAction.REJECT)
@@ -65,7 +72,7 @@ def reject(ctx: Context, *, version: str, reasons: list[str], execution_arn: str
 
 
 def rollback(ctx: Context, *, reason: str, execution_arn: str | None, from_version: str | None = None,
-             to_version: str | None = None) -> dict[str, Any]:
+             to_version: str | None = None) -> RollbackResult:
     before = ctx.registry.production()
     bad = from_version or (before["version"] if before else None)
     alias = ctx.registry.rollback(reason=reason, execution_arn=execution_arn, to_version=to_version,
@@ -104,11 +111,16 @@ def _restore_after_rollback(ctx: Context, version: str, execution_arn: str | Non
     return {**reference, "restored": True}
 
 
-def finish(ctx: Context, *, outcome: str, state: dict[str, Any], execution_arn: str | None) -> dict[str, Any]:
-    """Every path of the state machine ends here: release the lock, audit the outcome."""
-    released = ctx.lock.release(execution_name(execution_arn))
-    error = state.get("error") or {}
-    err_name, cause = error.get("Error"), error.get("Cause")
+def finish(ctx: Context, request: FinishRequest) -> FinishResult:
+    """Every path of the state machine ends here: release the execution's lock, audit the outcome.
+
+    The lock released is the one the execution input names (``lock_owner``); an execution started
+    without one (the bootstrap) holds none, and releases none.
+    """
+    execution_arn = request.execution_arn
+    released = ctx.lock.release(request.lock_owner) if request.lock_owner else False
+    err_name = request.error.error if request.error else None
+    cause = request.error.cause if request.error else None
     if err_name and cause:
         try:
             cause = json.loads(cause).get("errorMessage", cause)
@@ -119,16 +131,17 @@ def finish(ctx: Context, *, outcome: str, state: dict[str, Any], execution_arn: 
         production = ctx.registry.production()
     except (ModelNotFoundError, ValueError) as err:
         logger.warning("could not read the production alias: %s", err)
-    details = {"outcome": outcome, "lock_released": released, "error": err_name, "cause": cause,
-               "production_version": production["version"] if production else None,
-               "trigger": state.get("trigger")}
-    if not err_name and state.get("rollback"):
-        rb = state["rollback"]
+    outcome = request.outcome
+    details = {"outcome": outcome.value, "lock_released": released, "lock_owner": request.lock_owner,
+               "error": err_name, "cause": cause,
+               "production_version": production["version"] if production else None, "trigger": request.trigger}
+    if not err_name and request.rolled_back:
+        rb = request.rolled_back
         err_name = "SmokeTestFailed"
         cause = f"post-promotion smoke test failed; rolled back {rb.get('from_version')} -> {rb.get('version')}"
         details.update(error=err_name, cause=cause)
-    summary = f"{outcome}" + (f": {err_name}: {cause}" if err_name else "")
+    summary = outcome.value + (f": {err_name}: {cause}" if err_name else "")
     ctx.audit.record(AuditAction.EXECUTION_FINISHED, summary, execution_arn=execution_arn, details=details)
-    return {"outcome": outcome, "error": err_name or ("SelfHealingFailed" if outcome == "failed" else None),
-            "cause": cause or ("see the execution history" if outcome == "failed" else None),
-            "lock_released": released}
+    failed = outcome is Outcome.FAILED
+    return {"outcome": outcome.value, "error": err_name or ("SelfHealingFailed" if failed else None),
+            "cause": cause or ("see the execution history" if failed else None), "lock_released": released}

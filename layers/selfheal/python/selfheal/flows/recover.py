@@ -10,13 +10,14 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.capture import HEALTH_CHECK_HEADER
 from selfheal.context import Context
+from selfheal.contracts import HealthFailure, HealthResult
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError, NoHealthyModelError, RecoveryFailedError
 from selfheal.flows.promote import rollback
 from selfheal.inference import OnnxModel
@@ -28,7 +29,8 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Health:
     healthy: bool
-    reason: str
+    reason: str  # for people: the audit and the alert say it
+    failure: HealthFailure | None = None  # for the code: recovery decides on it
     alias_version: str | None = None
     served_version: str | None = None
     prediction: float | None = None
@@ -54,12 +56,13 @@ def health_check(ctx: Context) -> Health:
     s = ctx.settings
     alias = ctx.registry.production()
     if alias is None:
-        return Health(False, "no production model")
+        return Health(False, "no production model", HealthFailure.NO_MODEL)
     version = alias["version"]
     try:
         OnnxModel.from_bytes(ctx.registry.load_model_bytes(version), s.schema)
     except (ModelLoadError, ModelNotFoundError) as err:
-        return Health(False, f"production artifact {version} is broken: {err}", alias_version=version)
+        return Health(False, f"production artifact {version} is broken: {err}", HealthFailure.BROKEN_ARTIFACT,
+                      alias_version=version)
     start = time.perf_counter()
     # Through the alias the HTTP API invokes, so the check sees the version users are served.
     qualifier = {"Qualifier": s.predict_function_alias} if s.predict_function_alias else {}
@@ -68,23 +71,26 @@ def health_check(ctx: Context) -> Health:
     latency = (time.perf_counter() - start) * 1000
     payload = json.loads(resp["Payload"].read() or b"null")
     if resp.get("FunctionError"):
-        return Health(False, f"predict function error: {payload}", alias_version=version, latency_ms=latency)
+        return Health(False, f"predict function error: {payload}", HealthFailure.PREDICT_ERROR, alias_version=version,
+                      latency_ms=latency)
     status = payload.get("statusCode") if isinstance(payload, dict) else None
     try:
         body = json.loads(payload.get("body") or "{}")
     except (ValueError, AttributeError):
         body = {}
     if status != 200:
-        return Health(False, f"predict answered {status}: {str(body)[:300]}", alias_version=version, latency_ms=latency)
+        return Health(False, f"predict answered {status}: {str(body)[:300]}", HealthFailure.BAD_STATUS,
+                      alias_version=version, latency_ms=latency)
     prediction = body.get("prediction")
     served = body.get("model_version")
     if not isinstance(prediction, (int, float)) or not math.isfinite(prediction):
-        return Health(False, f"predict returned a non-finite prediction {prediction!r}", version, served, None, latency)
-    return Health(True, "ok", version, served, float(prediction), latency)
+        return Health(False, f"predict returned a non-finite prediction {prediction!r}", HealthFailure.NON_FINITE,
+                      version, served, None, latency)
+    return Health(True, "ok", None, version, served, float(prediction), latency)
 
 
 def verify(ctx: Context, *, expected_version: str, execution_arn: str | None, attempts: int = 10,
-           sleep=time.sleep) -> dict[str, Any]:
+           sleep=time.sleep) -> HealthResult:
     """The post-promotion smoke test: the new version must be what serving answers with."""
     health = health_check(ctx)
     for _ in range(attempts):
@@ -95,23 +101,35 @@ def verify(ctx: Context, *, expected_version: str, execution_arn: str | None, at
     ok = health.healthy and health.served_version == expected_version
     if health.healthy and not ok:
         health = Health(False, f"serving answers with {health.served_version}, expected {expected_version}",
-                        health.alias_version, health.served_version, health.prediction, health.latency_ms)
+                        HealthFailure.WRONG_VERSION, health.alias_version, health.served_version, health.prediction, health.latency_ms)
     ctx.audit.record(AuditAction.HEALTH_OK if ok else AuditAction.HEALTH_FAILED,
                      f"smoke test of {expected_version}: {health.reason}", execution_arn=execution_arn,
-                     details=asdict(health))
-    return {"healthy": ok, **asdict(health)}
+                     details=dict(_result(health)))
+    return _result(health)  # healthy only if serving answers with expected_version
 
 
-def recover(ctx: Context, *, execution_arn: str | None = None, sleep=time.sleep) -> dict[str, Any]:
+def _result(health: Health, actions: list[dict[str, Any]] | None = None) -> HealthResult:
+    result: HealthResult = {"healthy": health.healthy, "reason": health.reason,
+                            "failure": health.failure.value if health.failure else None,
+                            "alias_version": health.alias_version, "served_version": health.served_version,
+                            "prediction": health.prediction, "latency_ms": health.latency_ms}
+    if actions is not None:
+        result["actions"] = actions
+    return result
+
+
+def recover(ctx: Context, *, execution_arn: str | None = None, sleep=time.sleep) -> HealthResult:
     """The scheduled health check; on failure: recycle once, then roll back, at most N attempts."""
     s = ctx.settings
     health = health_check(ctx)
     if health.healthy:
-        return {"healthy": True, "actions": [], **asdict(health)}
-    ctx.audit.record(AuditAction.HEALTH_FAILED, health.reason, execution_arn=execution_arn, details=asdict(health))
+        return _result(health, actions=[])
+    ctx.audit.record(AuditAction.HEALTH_FAILED, health.reason, execution_arn=execution_arn, details=dict(_result(health)))
     actions: list[dict[str, Any]] = []
     for attempt in range(1, s.max_recovery_attempts + 1):
-        if attempt == 1 and "artifact" not in health.reason:
+        # A broken artifact is not fixed by fresh workers: roll back at once. Anything else may be
+        # a bad worker (a leak, a poisoned cache): replace them first.
+        if attempt == 1 and health.failure is not HealthFailure.BROKEN_ARTIFACT:
             action = recycle(ctx, attempt=attempt, execution_arn=execution_arn)
         else:
             try:
@@ -125,8 +143,8 @@ def recover(ctx: Context, *, execution_arn: str | None = None, sleep=time.sleep)
         if health.healthy:
             ctx.audit.record(AuditAction.RECOVERED, f"healthy again after {attempt} attempt(s): "
                              + ", ".join(a["action"] for a in actions), execution_arn=execution_arn,
-                             details={"actions": actions, **asdict(health)})
-            return {"healthy": True, "actions": actions, **asdict(health)}
+                             details={"actions": actions, **_result(health)})
+            return _result(health, actions=actions)
     item = ctx.audit.record(AuditAction.RECOVERY_FAILED,
                             f"still unhealthy after {len(actions)} attempt(s): {health.reason}",
                             execution_arn=execution_arn, details={"actions": actions})

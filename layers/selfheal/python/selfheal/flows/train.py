@@ -10,6 +10,7 @@ import pandas as pd
 
 from selfheal.audit import AuditAction
 from selfheal.context import Context
+from selfheal.contracts import TrainResult
 from selfheal.flows.keys import holdout_key
 from selfheal.registry import HOLDOUT_PREDICTIONS_FILE
 from selfheal.storage import read_frame, write_frame
@@ -24,7 +25,7 @@ def library_versions() -> dict[str, str]:
 
 
 def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger: str,
-                  execution_arn: str | None, params: dict[str, Any] | None = None) -> dict[str, Any]:
+                  execution_arn: str | None, params: dict[str, Any] | None = None) -> TrainResult:
     s = ctx.settings
     schema = s.schema
     data = read_frame(ctx.s3, s.data_bucket, training_key)
@@ -34,6 +35,7 @@ def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger:
     onnx_bytes = export_onnx(trained.pipeline, schema)
     parity = onnx_parity(onnx_bytes, trained.pipeline, trained.X_holdout)
     production = ctx.registry.production()
+    parent_version: str | None = production["version"] if production else None
     metrics = {**trained.metrics, "parity_max_abs_diff": parity}
     manifest = {
         "model_type": trained.model_type,
@@ -46,7 +48,7 @@ def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger:
         "training_key": f"s3://{s.data_bucket}/{training_key}",
         "rows": {"train": trained.train_rows, "holdout": trained.holdout_rows},
         "training_seconds": round(trained.training_seconds, 3),
-        "parent_version": production["version"] if production else None,
+        "parent_version": parent_version,
         "trigger": trigger,
         "execution_arn": execution_arn,
         "parity_tolerance": s.parity_tolerance,
@@ -68,4 +70,4 @@ def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger:
                      execution_arn=execution_arn, details={"version": version, "metrics": metrics,
                                                           "rows": manifest["rows"]})
     return {"version": version, "metrics": metrics, "parity": parity, "holdout_key": hkey,
-            "parent_version": manifest["parent_version"]}
+            "parent_version": parent_version}

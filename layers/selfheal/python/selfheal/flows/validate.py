@@ -14,6 +14,7 @@ from typing import Any
 from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.context import Context
+from selfheal.contracts import ValidateResult
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError
 from selfheal.gate import ChampionScore, Measured, Thresholds, decide, median_latency_ms
 from selfheal.inference import OnnxModel
@@ -24,7 +25,7 @@ from selfheal.telemetry import Stage
 logger = logging.getLogger(__name__)
 
 
-def validate_version(ctx: Context, *, version: str, holdout_key: str, execution_arn: str | None) -> dict[str, Any]:
+def validate_version(ctx: Context, *, version: str, holdout_key: str, execution_arn: str | None) -> ValidateResult:
     s = ctx.settings
     schema = s.schema
     holdout = read_frame(ctx.s3, s.model_bucket, holdout_key)

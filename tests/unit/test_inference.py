@@ -97,8 +97,13 @@ def test_categorical_records_are_scored():
     X = trained.X_holdout.head(20)
     served = np.array(model.predict_records(X.to_dict("records")))
     assert np.max(np.abs(served - trained.pipeline.predict(X))) < DEFAULT_PARITY_TOLERANCE
-    with pytest.raises(InvalidRecordError, match="string"):
-        model.predict_records([X.iloc[0].to_dict() | {"OceanProximity": 3}])
+    # A value that is no level is scored (as none of the levels: this column does not fold), never refused;
+    # a missing value or one that is not even a scalar still is.
+    scored = model.score_records([X.iloc[0].to_dict() | {"OceanProximity": 3}])
+    assert len(scored.values) == 1 and scored.unknown_levels == {"OceanProximity": 1}
+    for bad in (None, ["INLAND"], float("nan")):
+        with pytest.raises(InvalidRecordError, match="OceanProximity"):
+            model.predict_records([X.iloc[0].to_dict() | {"OceanProximity": bad}])
 
 
 def test_serving_module_does_not_import_sklearn_or_pandas():

@@ -2,14 +2,27 @@
 
 Deliberately free of scikit-learn and pandas: the Predict Lambda imports only numpy and
 onnxruntime, which keeps its package small and its cold start short. The model's graph has one
-input per schema feature, shaped ``[None, 1]``: float32 for numeric features, string for
-categorical ones (see ``selfheal.training.export_onnx``).
+input per schema feature, shaped ``[None, 1]``: float32 for numeric and integer features, string
+for categorical and boolean ones (see ``selfheal.training.export_onnx``). Its one output is the
+prediction in the target's own units, whatever the model learnt through (a log target's graph
+ends in ``Exp``).
+
+Categorical values reach the graph as the schema's levels (:class:`LevelMap`, shared with
+training): a value spelled differently (``" Condo"``, ``"CONDO"``, the number ``98103`` for the
+level ``"98103"``, ``True`` for a boolean's second level) is its level; a value that is no known
+level is **unknown**: folded into the column's fold level (``other``) when the column folds, else
+sent as ``""``, which the one-hot encoder ignores (the row scores as "none of the levels"). An
+unknown level is never an error. :meth:`OnnxModel.score_records` and
+:meth:`OnnxModel.score_columns` return the predictions with how many values were unknown per
+column (:class:`Scored`), so serving can count them; ``predict_records``/``predict_columns``
+return the predictions alone.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,7 +30,7 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from selfheal.exceptions import ModelLoadError
-from selfheal.schema import Schema
+from selfheal.schema import CategoricalFeature, Schema
 
 _NUMERIC_TYPE = "tensor(float)"
 _STRING_TYPE = "tensor(string)"
@@ -36,6 +49,109 @@ _LOAD_ERRORS: tuple[type[BaseException], ...] = (
 
 class InvalidRecordError(ValueError):
     """A record to score is missing a feature or has a value of the wrong kind."""
+
+
+# What an unknown level of a column without a fold level is sent as: never a level (levels are
+# non-empty), so the one-hot encoder's handle_unknown="ignore" encodes it as none of them.
+UNKNOWN_LEVEL = ""
+
+
+def _number(value: Any) -> float | None:
+    """A finite float for a number (or a string spelling one), else None. Booleans are not numbers."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return None
+
+
+class LevelMap:
+    """How one categorical column's values become the levels its encoder knows.
+
+    Exact level first; then the same text stripped and in any case; then the same number (``98103``,
+    ``98103.0`` and ``"98103.0"`` are the level ``"98103"``; ``1`` is ``"01"`` when that is the only
+    level equal to 1); for a boolean, ``True``/``False`` are its second/first level. A spelling that
+    would name two levels names neither. Anything else (``None``, NaN, an unseen value) is unknown:
+    :meth:`encode` folds it into the fold level or, for a column that does not fold, sends
+    :data:`UNKNOWN_LEVEL`.
+    """
+
+    def __init__(self, feature: CategoricalFeature):
+        self.name = feature.name
+        self.fold_level = feature.other
+        self.categories = feature.categories
+        self._exact = {c: c for c in feature.categories}
+        self._loose = _unique_keys((c.strip().casefold(), c) for c in feature.categories)
+        self._numbers = _unique_keys((n, c) for c in feature.categories if (n := _number(c)) is not None)
+        self._boolean = feature.categories if feature.kind == "boolean" else None
+
+    def level(self, value: Any) -> str | None:
+        """The level ``value`` stands for; None when it is not one of the column's levels."""
+        if isinstance(value, str):
+            hit = self._exact.get(value)
+            if hit is None:
+                text = value.strip()
+                hit = self._exact.get(text) or self._loose.get(text.casefold())
+            if hit is None and self._numbers and (number := _number(value)) is not None:
+                hit = self._numbers.get(number)
+            return hit
+        if isinstance(value, bool | np.bool_):
+            if self._boolean is not None:
+                return self._boolean[1 if value else 0]
+            return self._loose.get("true" if value else "false")
+        number = _number(value)
+        if number is None:
+            return None
+        hit = self._numbers.get(number)
+        if hit is None:
+            hit = self._loose.get(str(int(number)) if number.is_integer() else repr(number))
+        return hit
+
+    def encode(self, values: Iterable[Any]) -> tuple[list[str], int]:
+        """(the level sent to the model for each value, how many values were unknown)."""
+        out: list[str] = []
+        unknown = 0
+        cache: dict[tuple[type, Any], str | None] = {}
+        for value in values:
+            try:
+                key = (type(value), value)
+                level = cache[key] if key in cache else cache.setdefault(key, self.level(value))
+            except TypeError:  # unhashable: never a level
+                level = None
+            if level is None:
+                unknown += 1
+                level = self.fold_level if self.fold_level is not None else UNKNOWN_LEVEL
+            out.append(level)
+        return out, unknown
+
+
+def _unique_keys(pairs: Iterable[tuple[Any, str]]) -> dict[Any, str]:
+    """key -> level for the keys that name exactly one level."""
+    found: dict[Any, set[str]] = {}
+    for key, level in pairs:
+        found.setdefault(key, set()).add(level)
+    return {key: next(iter(levels)) for key, levels in found.items() if len(levels) == 1}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Predictions and, per categorical column, how many of its values were not a known level.
+
+    ``unknown_levels`` lists only columns with at least one such value; each was folded into the
+    column's fold level, or (a column without one) scored as none of its levels.
+    """
+
+    values: np.ndarray  # float64, shape [n], in the target's units
+    unknown_levels: dict[str, int] = field(default_factory=dict)
+
+    def tolist(self) -> list[float]:
+        return [float(v) for v in self.values]
 
 
 def small_request_session_options() -> ort.SessionOptions:
@@ -77,6 +193,7 @@ class OnnxModel:
         self.schema = schema
         self._numeric = schema.numeric_names
         self._categorical = schema.categorical_names
+        self._levels = {c.name: LevelMap(c) for c in schema.categorical}
         self._output = session.get_outputs()[0].name
         self._data = data
         self._batch_session: ort.InferenceSession | None = None
@@ -104,29 +221,49 @@ class OnnxModel:
     def input_names(self) -> list[str]:
         return [i.name for i in self.session.get_inputs()]
 
-    def predict_columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> np.ndarray:
-        """Predictions (float64, shape ``[n]``) for column-oriented input, one sequence per feature."""
+    def _run(self, feed: dict[str, np.ndarray], rows: int) -> np.ndarray:
+        (result,) = self._session_for(rows).run([self._output], feed)
+        return np.asarray(result, dtype=np.float64).reshape(-1)
+
+    def _encode(self, name: str, values: Iterable[Any], unknown: dict[str, int]) -> np.ndarray:
+        levels, count = self._levels[name].encode(values)
+        if count:
+            unknown[name] = count
+        return np.array(levels, dtype=object).reshape(-1, 1)
+
+    def score_columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Scored:
+        """:meth:`predict_columns` with the unknown-level counts. A categorical value that is no
+        level (``None`` and NaN included) is unknown, never an error."""
         feed: dict[str, np.ndarray] = {}
+        unknown: dict[str, int] = {}
         for name in self._numeric:
             feed[name] = np.asarray(columns[name], dtype=np.float32).reshape(-1, 1)
         for name in self._categorical:
-            feed[name] = np.array([str(v) for v in columns[name]], dtype=object).reshape(-1, 1)
+            feed[name] = self._encode(name, columns[name], unknown)
         rows = len(next(iter(feed.values()))) if feed else 0
-        (result,) = self._session_for(rows).run([self._output], feed)
-        return np.asarray(result, dtype=np.float64).reshape(-1)
+        return Scored(self._run(feed, rows), unknown)
+
+    def predict_columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> np.ndarray:
+        """Predictions (float64, shape ``[n]``) for column-oriented input, one sequence per feature."""
+        return self.score_columns(columns).values
+
+    def score_records(self, records: list[dict[str, Any]]) -> Scored:
+        """:meth:`predict_records` with the unknown-level counts (the same checks and errors)."""
+        if not records:
+            return Scored(np.zeros(0, dtype=np.float64))
+        unknown: dict[str, int] = {}
+        feed = {name: _numeric_column(records, name) for name in self._numeric}
+        feed |= {name: self._encode(name, _category_column(records, name), unknown) for name in self._categorical}
+        return Scored(self._run(feed, len(records)), unknown)
 
     def predict_records(self, records: list[dict[str, Any]]) -> list[float]:
         """One prediction per record (a mapping of feature name to value); extra keys are ignored.
 
         Raises :class:`InvalidRecordError` when a feature is missing, a numeric value is not a
-        finite number, or a categorical value is not a string.
+        finite number, or a categorical value is neither a string nor a number (or is missing).
+        A categorical value that is not a known level is no error: see :class:`LevelMap`.
         """
-        if not records:
-            return []
-        feed = {name: _numeric_column(records, name) for name in self._numeric}
-        feed |= {name: _string_column(records, name) for name in self._categorical}
-        (result,) = self._session_for(len(records)).run([self._output], feed)
-        return [float(v) for v in result.reshape(-1)]
+        return self.score_records(records).tolist()
 
 
 def _numeric_column(records: list[dict[str, Any]], name: str) -> np.ndarray:
@@ -141,14 +278,17 @@ def _numeric_column(records: list[dict[str, Any]], name: str) -> np.ndarray:
     return np.array(column, dtype=np.float32).reshape(-1, 1)
 
 
-def _string_column(records: list[dict[str, Any]], name: str) -> np.ndarray:
+def _category_column(records: list[dict[str, Any]], name: str) -> list[Any]:
     try:
         column = [r[name] for r in records]
     except KeyError as exc:
         raise InvalidRecordError(f"record is missing feature {name!r}") from exc
-    if not all(isinstance(v, str) for v in column):
-        raise InvalidRecordError(f"feature {name!r} must be a string")
-    return np.array(column, dtype=object).reshape(-1, 1)
+    for value in column:
+        if isinstance(value, str | bool | np.bool_):
+            continue
+        if not isinstance(value, int | float | np.integer | np.floating) or not math.isfinite(value):
+            raise InvalidRecordError(f"feature {name!r} must be a string (one of its levels), got {value!r}")
+    return column
 
 
 def _check_inputs(session: ort.InferenceSession, schema: Schema) -> None:

@@ -1,10 +1,36 @@
 """Training: fit a scikit-learn pipeline on a fixed batch, export it to ONNX, measure parity.
 
-The pipeline is ``ColumnTransformer -> regressor``: numeric features pass through (standardised
-for linear models) and categorical features are one-hot encoded with ``handle_unknown="ignore"``,
-so a category never seen in training scores as "none of the known ones" instead of failing.
+The pipeline is ``ColumnTransformer -> regressor``, built from the :class:`~selfheal.schema.Schema`:
+
+- numeric and integer features pass through (standardised for linear models), rounded to float32
+  first (see :func:`feature_frame`);
+- categorical and boolean features are one-hot encoded over the schema's ``categories``: its
+  levels plus, for a column that folds, its fold level (``other``) last, so a value folded into
+  ``other`` is a known category. Values reach the encoder as levels (``selfheal.inference.LevelMap``,
+  the mapping serving uses: ``98103`` is the level ``"98103"``, an unknown value is folded), and
+  ``handle_unknown="ignore"`` scores anything else as "none of the levels" instead of failing;
+- id and date columns (``schema.excluded``) never reach the model;
+- a target with ``transform: log`` is learnt as log(target): the regressor is wrapped in a
+  ``TransformedTargetRegressor(func=np.log, inverse_func=np.exp)``, so the pipeline, its metrics
+  and the exported ONNX graph (which ends in an ``Exp`` node) all speak the data's own units.
+
 The ONNX graph takes one ``[None, 1]`` input per schema feature, named after it: float32 for
-numeric features, string for categorical ones. ``selfheal.inference`` serves it.
+numeric features, string for categorical ones. Its output is the prediction in the target's units.
+``selfheal.inference`` serves it.
+
+**Parity** (:func:`parity_report`) compares ONNX with scikit-learn on the holdout and records both
+the largest absolute difference (``max_abs_diff``, target units) and that difference relative to
+the predictions' typical magnitude (``max_rel_diff`` = ``max_abs_diff`` / mean |prediction|, the
+mean taken as at least 1). The gate compares one of them with ``ParityTolerance`` (1e-3):
+
+- ``absolute`` while that typical magnitude is at most :data:`RELATIVE_PARITY_SCALE` (100 target
+  units). The California default ($100k units, predictions around 2) is always here: its gate
+  value and numbers are unchanged (2e-6..4e-6 against 1e-3);
+- ``relative`` above it. A float32 graph differs from float64 scikit-learn by about 1e-7 of the
+  value (0.03 at $500k), which an absolute 1e-3 would reject at any large scale. Read relatively,
+  1e-3 is 0.1% of a typical prediction ($500 on a $500k house): float32 noise stays four orders
+  of magnitude below it, while a wrong conversion (a lost scaler, shuffled categories, a missing
+  ``Exp``) is off by percent or by orders of magnitude.
 """
 
 from __future__ import annotations
@@ -16,10 +42,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import onnx
 import pandas as pd
+from onnx import helper
 from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.pipeline import Pipeline
@@ -28,7 +56,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from selfheal.exceptions import TrainingError
-from selfheal.inference import load_session, small_request_session_options
+from selfheal.inference import LevelMap, load_session, small_request_session_options
 from selfheal.metrics import regression_metrics
 from selfheal.schema import Schema
 
@@ -40,6 +68,10 @@ DEFAULT_MODEL_TYPE = "hist_gradient_boosting"
 # default model on 4,000 holdout rows. A wrong conversion fails by orders of magnitude: one of 300
 # boosting trees missing moves predictions by 0.03, a dropped scaler by 100+.
 DEFAULT_PARITY_TOLERANCE = 1e-3
+
+# Up to this typical prediction magnitude (target units) parity is gated on the absolute difference;
+# above it, on the difference relative to that magnitude (see the module docstring).
+RELATIVE_PARITY_SCALE = 100.0
 
 # Pinned so an upgrade of skl2onnx cannot silently produce graphs an older onnxruntime (the one
 # in the Predict Lambda) refuses. ai.onnx.ml 3 provides TreeEnsembleRegressor, which every
@@ -89,6 +121,12 @@ class TrainedModel:
     model_type: str
     params: dict[str, Any]
     seed: int
+    # "none" or "log" (the schema's target transform): with "log" the pipeline learnt log(target),
+    # and still predicts (and was measured) in the target's units.
+    target_transform: str = "none"
+    # Categorical values in the training batch that were no known level, per column (folded into
+    # the fold level, or encoded as none of the levels); only columns with any.
+    unknown_levels: dict[str, int] = field(default_factory=dict)
 
 
 def build_pipeline(schema: Schema, model_type: str = DEFAULT_MODEL_TYPE, params: Mapping[str, Any] | None = None, *, seed: int = 42) -> Pipeline:
@@ -112,6 +150,7 @@ def build_pipeline(schema: Schema, model_type: str = DEFAULT_MODEL_TYPE, params:
         ("numeric", StandardScaler() if spec.scale_numeric else "passthrough", schema.numeric_names)
     ]
     if schema.categorical:
+        # The schema's categories: the known levels, then the fold level for a column that folds.
         encoder = OneHotEncoder(
             categories=[list(c.categories) for c in schema.categorical],
             handle_unknown="ignore",
@@ -119,11 +158,33 @@ def build_pipeline(schema: Schema, model_type: str = DEFAULT_MODEL_TYPE, params:
         )
         transformers.append(("categorical", encoder, schema.categorical_names))
     preprocess = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
+    if schema.target.transform == "log":
+        # check_inverse=False: exp is log's inverse; the check would only cost a predict.
+        estimator = TransformedTargetRegressor(regressor=estimator, func=np.log, inverse_func=np.exp,
+                                               check_inverse=False)
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
+def encode_levels(df: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Categorical columns as the levels the model knows (a copy), and the unknown values per column.
+
+    The same mapping as serving (:class:`selfheal.inference.LevelMap`): differently spelled levels
+    are recognised, unknown values are folded into the column's fold level (or, without one, sent
+    as a value the encoder ignores).
+    """
+    frame = df.copy()
+    unknown: dict[str, int] = {}
+    for feature in schema.categorical:
+        levels, count = LevelMap(feature).encode(frame[feature.name].tolist())
+        frame[feature.name] = pd.Series(levels, index=frame.index, dtype=object)
+        if count:
+            unknown[feature.name] = count
+    return frame, unknown
+
+
 def feature_frame(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """The schema's feature columns, numerics rounded to float32 precision (dtype stays float64).
+    """The schema's feature columns (never an id or a date), categoricals as their levels
+    (:func:`encode_levels`), numerics rounded to float32 precision (dtype stays float64).
 
     Serving feeds float32 to ONNX, so the model only ever sees float32 values. Training on the
     same values means every split a tree learns can be honoured at serving time; trained on
@@ -131,10 +192,15 @@ def feature_frame(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     a duplicated value, which histogram binning produces) flips decisions once deployed: the
     classic ONNX/scikit-learn disagreement (skl2onnx's "Issues when switching to float").
     """
-    frame = df[schema.feature_names].copy()
+    return _features(df, schema)[0]
+
+
+def _features(df: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, dict[str, int]]:
+    """:func:`feature_frame` and the unknown categorical values per column (:func:`encode_levels`)."""
+    frame, unknown = encode_levels(df[schema.feature_names], schema)
     numeric = schema.numeric_names
     frame[numeric] = frame[numeric].astype(np.float32).astype(np.float64)
-    return frame
+    return frame, unknown
 
 
 def holdout_mask(df: pd.DataFrame, schema: Schema, fraction: float, seed: int) -> np.ndarray:
@@ -165,8 +231,11 @@ def train_model(
     measured on it. ``params`` override the model type's defaults (see :data:`MODEL_TYPES`).
     ``n_threads`` caps the native (OpenMP/BLAS) threads used while fitting; None keeps the
     library default of one per CPU. ``clock`` times the fit.
+    With a log target (``schema.target.transform == "log"``) the model learns log(target);
+    predictions and ``metrics`` are in the target's units all the same.
     Raises :class:`TrainingError` with reason ``unknown_model_type``, ``invalid_params``,
-    ``missing_columns``, ``missing_values``, ``too_few_rows`` or ``fit_failed``.
+    ``missing_columns``, ``missing_values``, ``non_positive_target`` (a log target with a value
+    <= 0; details name the column and the count), ``too_few_rows`` or ``fit_failed``.
     """
     pipeline = build_pipeline(schema, model_type, params, seed=seed)
     missing = [c for c in schema.all_columns if c not in df.columns]
@@ -181,8 +250,16 @@ def train_model(
     if n_holdout < 2 or len(df) - n_holdout < 2:
         raise TrainingError(f"{len(df)} rows are too few to train and hold out", reason="too_few_rows", details={"rows": len(df)})
 
-    X = feature_frame(df, schema)
-    y = df[schema.target.name].to_numpy(dtype=np.float64)
+    target = schema.target
+    y = df[target.name].to_numpy(dtype=np.float64)
+    if target.transform == "log":
+        bad = int(np.count_nonzero(~(y > 0)))
+        if bad:
+            raise TrainingError(
+                f"target {target.name!r} has {bad} value(s) <= 0 but its transform is 'log', which needs positive "
+                "values: drop or fix those rows, or set the target's transform to \"none\" in the schema",
+                reason="non_positive_target", details={"column": target.name, "count": bad})
+    X, unknown = _features(df, schema)
     mask = holdout_mask(df, schema, holdout_fraction, seed)
     if mask.sum() < 2 or (~mask).sum() < 2:
         raise TrainingError(f"{len(df)} rows are too few to train and hold out", reason="too_few_rows",
@@ -201,6 +278,8 @@ def train_model(
     seconds = clock() - started
 
     model = pipeline.named_steps["model"]
+    if isinstance(model, TransformedTargetRegressor):
+        model = model.regressor_
     return TrainedModel(
         pipeline=pipeline,
         metrics=regression_metrics(y_holdout, pipeline.predict(X_holdout)),
@@ -212,6 +291,8 @@ def train_model(
         model_type=model_type,
         params=_json_params(model.get_params()),
         seed=seed,
+        target_transform=target.transform,
+        unknown_levels=unknown,
     )
 
 
@@ -223,18 +304,48 @@ def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
 def export_onnx(pipeline: Pipeline, schema: Schema) -> bytes:
     """Serialised ONNX model with one ``[None, 1]`` input per feature (float32 numeric, string categorical).
 
+    Its one output is the prediction in the target's units: for a log target the converted
+    regressor's output (a log) goes through an appended ``Exp`` node, under the output's name.
     Raises scikit-learn's NotFittedError for an unfitted pipeline (a caller bug) and
-    :class:`TrainingError` (reason ``onnx_export_failed``) when skl2onnx cannot convert it.
+    :class:`TrainingError` (reason ``onnx_export_failed``) when skl2onnx cannot convert it or the
+    pipeline's target transform is not the schema's.
     """
     check_is_fitted(pipeline)
+    *steps, (last_name, last) = pipeline.steps
+    log_target = isinstance(last, TransformedTargetRegressor)
+    if log_target and not (last.func is np.log and last.inverse_func is np.exp):
+        raise TrainingError("ONNX export supports a TransformedTargetRegressor with func=np.log and "
+                            "inverse_func=np.exp only", reason="onnx_export_failed")
+    if log_target != (schema.target.transform == "log"):
+        raise TrainingError(
+            f"the pipeline {'learns' if log_target else 'does not learn'} log(target) but schema {schema.name!r} "
+            f"says transform {schema.target.transform!r}: export it with the schema it was trained with",
+            reason="onnx_export_failed")
+    convertible = Pipeline([*steps, (last_name, last.regressor_)]) if log_target else pipeline
     inputs = [(name, FloatTensorType([None, 1])) for name in schema.numeric_names]
     inputs += [(name, StringTensorType([None, 1])) for name in schema.categorical_names]
     try:
-        model = convert_sklearn(pipeline, name=f"selfheal_{schema.name}", initial_types=inputs, target_opset=TARGET_OPSET)
+        model = convert_sklearn(convertible, name=f"selfheal_{schema.name}", initial_types=inputs,
+                                target_opset=TARGET_OPSET)
     except (RuntimeError, ValueError, NotImplementedError) as exc:
         # skl2onnx raises RuntimeError subclasses for missing converters/shape calculators.
         raise TrainingError(f"ONNX export failed: {exc}", reason="onnx_export_failed") from exc
+    if log_target:
+        _append_exp(model)
     return model.SerializeToString()
+
+
+def _append_exp(model: onnx.ModelProto) -> None:
+    """Make the graph's output exp(output): the node that wrote the output now writes ``<name>_log``."""
+    graph = model.graph
+    (output,) = graph.output
+    inner = f"{output.name}_log"
+    for node in graph.node:
+        for i, name in enumerate(node.output):
+            if name == output.name:
+                node.output[i] = inner
+    graph.node.append(helper.make_node("Exp", [inner], [output.name], name="selfheal_target_exp"))
+    onnx.checker.check_model(model)
 
 
 def onnx_predict(onnx_bytes: bytes, X: pd.DataFrame) -> np.ndarray:
@@ -251,17 +362,53 @@ def onnx_predict(onnx_bytes: bytes, X: pd.DataFrame) -> np.ndarray:
     return np.asarray(result, dtype=np.float64).reshape(-1)
 
 
+@dataclass(frozen=True)
+class Parity:
+    """ONNX against scikit-learn on the same rows; ``value`` is what the gate compares with its tolerance."""
+
+    max_abs_diff: float  # largest |ONNX - scikit-learn|, target units
+    scale: float  # the predictions' typical magnitude: mean |scikit-learn prediction|, at least 1
+    max_rel_diff: float  # max_abs_diff / scale
+    basis: str  # "absolute" (scale <= RELATIVE_PARITY_SCALE) or "relative"
+
+    @property
+    def value(self) -> float:
+        return self.max_abs_diff if self.basis == "absolute" else self.max_rel_diff
+
+    def to_metrics(self) -> dict[str, float]:
+        """For metrics.json: ``parity`` is the gated value (``parity_max_abs_diff`` for the default)."""
+        return {"parity_max_abs_diff": self.max_abs_diff, "parity_max_rel_diff": self.max_rel_diff,
+                "parity_scale": self.scale, "parity": self.value}
+
+
+def parity_report(onnx_bytes: bytes, pipeline: Pipeline, X: pd.DataFrame, *, schema: Schema | None = None) -> Parity:
+    """ONNX against scikit-learn on ``X`` (the holdout): absolute and relative differences, and the gate's basis.
+
+    ``X`` is a feature frame (:attr:`TrainedModel.X_holdout`); with ``schema``, a raw frame is
+    brought to one first (categorical values mapped to levels). See :func:`onnx_parity` for why
+    both sides see float32-rounded numbers, and the module docstring for the basis.
+    """
+    if schema is not None:
+        X = feature_frame(X, schema)
+    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
+    rounded = X.copy()
+    rounded[numeric] = rounded[numeric].astype(np.float32).astype(np.float64)
+    if not len(rounded):
+        return Parity(0.0, 1.0, 0.0, "absolute")
+    expected = np.asarray(pipeline.predict(rounded), dtype=np.float64).reshape(-1)
+    actual = onnx_predict(onnx_bytes, rounded)
+    max_abs = float(np.max(np.abs(actual - expected)))
+    scale = max(float(np.mean(np.abs(expected))), 1.0)
+    return Parity(max_abs, scale, max_abs / scale, "absolute" if scale <= RELATIVE_PARITY_SCALE else "relative")
+
+
 def onnx_parity(onnx_bytes: bytes, pipeline: Pipeline, X: pd.DataFrame) -> float:
     """Largest absolute difference between ONNX and scikit-learn predictions on ``X`` (target units).
 
     Both sides see the values serving sees: numeric columns rounded to float32. Comparing against
     scikit-learn on raw float64 would measure the input cast, not the conversion: a tree with a
     threshold at a data value sends ``37.89`` and ``float32(37.89)`` different ways (up to 0.8
-    apart on the default model), whatever the converter does.
+    apart on the default model), whatever the converter does. :func:`parity_report` adds the
+    relative difference and which one the gate should compare.
     """
-    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
-    rounded = X.copy()
-    rounded[numeric] = rounded[numeric].astype(np.float32).astype(np.float64)
-    expected = pipeline.predict(rounded)
-    actual = onnx_predict(onnx_bytes, rounded)
-    return float(np.max(np.abs(actual - expected))) if len(expected) else 0.0
+    return parity_report(onnx_bytes, pipeline, X).max_abs_diff

@@ -14,19 +14,39 @@ exactly, so subclasses such as ``SchemaError`` would slip past ``Catch: [DataQua
 ``malformed_csv``         the tokenizer failed (e.g. a row with more fields than the header)
 ``wrong_delimiter``       the header is a single column containing ``;``, tab or ``|``
 ``duplicate_columns``     a column name appears twice in the header
-``missing_columns``       required columns absent (``details["missing"]``)
-``unknown_columns``       columns not in the schema (``details["unknown"]``)
+``missing_columns``       required columns absent (``details["missing"]``; the message says when the
+                          target is one of them)
+``unknown_columns``       columns not in the schema (``details["unknown"]``); the schema's id and
+                          date columns are allowed, and dropped
 ``header_only``           a header and no data rows
+``invalid_target``        a labelled batch whose target column has no usable value at all (empty,
+                          not numbers, or all outside the target's bounds); names the column
 ``too_many_bad_rows``     more than ``max_bad_row_fraction`` of the rows had an invalid value
 ``unimputable_column``    a column has no valid value to impute from
 ``empty_batch``           nothing left after fixing
 ========================  =========================================================================
+
+How each column kind is read (:func:`fix_batch`):
+
+* ``numeric``: a number within the bounds; ``integer``: the same, and a whole number (``3`` or
+  ``3.0``; ``2.5`` is unparsable);
+* ``categorical``: compared as text, so an integer-coded level read by pandas as ``98004`` or
+  ``98004.0`` matches the level ``"98004"``; a value outside the levels is folded into the fold
+  level (counted in ``levels_folded``) when the column has one, unparsable otherwise;
+* ``boolean``: a level as spelled, or, when the levels are themselves boolean spellings (``0``/``1``,
+  ``no``/``yes`` ...), any usual spelling (0/1, false/true, no/yes, f/t, n/y, any case), normalised
+  to the schema's level;
+* ``id`` and ``date``: allowed in the CSV, dropped before fixing (never in the output).
+
+A missing-value marker (``na``, ``none`` ...) that is spelled exactly as one of a categorical
+column's levels (``"None"``: no garage) is that level, not a missing value.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -34,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from selfheal.exceptions import DataQualityError
-from selfheal.schema import Schema
+from selfheal.schema import CategoricalFeature, Schema, Target
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_IQR_FACTOR = 3.0
@@ -44,6 +64,9 @@ DEFAULT_MAX_BAD_ROW_FRACTION = 0.2
 # missing value, not an unparsable one.
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a"})
 _DELIMITER_HINTS = (";", "\t", "|")
+# The usual spellings of a boolean's false and true values (compared lower-cased).
+FALSE_SPELLINGS = frozenset({"0", "false", "no", "f", "n"})
+TRUE_SPELLINGS = frozenset({"1", "true", "yes", "t", "y"})
 
 
 def _reject(message: str, reason: str, **details: Any) -> DataQualityError:
@@ -54,7 +77,8 @@ def check_columns(columns: list[str], schema: Schema, *, require_target: bool = 
     """Raise ``duplicate_columns``, ``missing_columns`` or ``unknown_columns`` for a header.
 
     Extra columns are rejected rather than dropped: a column we do not know is most often a
-    renamed or misspelled one, and silently training without it would hide that.
+    renamed or misspelled one, and silently training without it would hide that. The schema's id
+    and date columns are known (allowed, optional); they are dropped later, never used.
     """
     seen: set[str] = set()
     duplicates: list[str] = []
@@ -65,11 +89,14 @@ def check_columns(columns: list[str], schema: Schema, *, require_target: bool = 
     if duplicates:
         raise _reject(f"duplicate columns: {duplicates}", "duplicate_columns", duplicates=duplicates)
     required = schema.feature_names + ([schema.target.name] if require_target else [])
-    allowed = set(schema.all_columns)
+    allowed = set(schema.known_columns)
     missing = [c for c in required if c not in seen]
     unknown = [c for c in columns if c not in allowed]
     if missing:
-        raise _reject(f"missing columns: {missing}", "missing_columns", missing=missing, unknown=unknown)
+        message = f"missing columns: {missing}"
+        if schema.target.name in missing:
+            message += f" (the target column {schema.target.name!r} is required in a labelled batch)"
+        raise _reject(message, "missing_columns", missing=missing, unknown=unknown)
     if unknown:
         raise _reject(f"unknown columns: {unknown}", "unknown_columns", unknown=unknown)
 
@@ -147,8 +174,9 @@ def parse_csv(
     it is still allowed (not an unknown column) when present.
 
     The header must name exactly the schema's columns (in any order): missing columns are rejected,
-    and so are unknown extra ones (see :func:`check_columns`). Raises :class:`DataQualityError` with
-    the reason codes listed in the module docstring.
+    and so are unknown extra ones (see :func:`check_columns`). The schema's id and date columns may
+    be present: they are dropped here (the result has features and target only). Raises
+    :class:`DataQualityError` with the reason codes listed in the module docstring.
     """
     text = decode_text(raw, max_bytes=max_bytes)
     header = read_header(text)
@@ -200,9 +228,36 @@ class FixReport:
     unparsable: dict[str, int] = field(default_factory=dict)
     out_of_bounds: dict[str, int] = field(default_factory=dict)
     outliers_capped: dict[str, int] = field(default_factory=dict)
+    # One key per categorical column that folds (has an ``other`` level): how many values outside
+    # its levels were mapped to the fold level. Folding is expected, not a bad value.
+    levels_folded: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def describe(self) -> str:
+        """One line for people (the audit trail): see :func:`describe_report`."""
+        return describe_report(self.to_dict())
+
+
+def describe_report(report: dict[str, Any]) -> str:
+    """A fix report (:meth:`FixReport.to_dict`) in one line: rows, duplicates, imputed, capped, folded."""
+    parts = [f"{report['rows_in']} rows in, {report['rows_out']} out"]
+    if report.get("duplicates_removed"):
+        parts.append(f"{report['duplicates_removed']} duplicates removed")
+    imputed = sum(report.get("missing_imputed", {}).values())
+    if imputed:
+        parts.append(f"{imputed} cells imputed")
+    capped = sum(report.get("outliers_capped", {}).values())
+    if capped:
+        parts.append(f"{capped} outliers capped")
+    if report.get("rows_dropped_missing_target"):
+        parts.append(f"{report['rows_dropped_missing_target']} rows without target dropped")
+    folded = {c: n for c, n in report.get("levels_folded", {}).items() if n}
+    if folded:
+        per_column = ", ".join(f"{c} {n}" for c, n in folded.items())
+        parts.append(f"{sum(folded.values())} values outside the known levels folded into 'other' ({per_column})")
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -213,42 +268,125 @@ class FixResult:
     report: FixReport
 
 
-def _as_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(stripped text, missing mask) for an object/string column; NaN/None and markers are missing."""
+def _as_text(series: pd.Series, keep: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
+    """(stripped text, missing mask) for an object/string column; NaN/None and markers are missing.
+
+    A marker spelled exactly as one of ``keep`` (a categorical's levels, such as ``"None"``) is a
+    value, not a missing one.
+    """
     absent = series.isna()
     text = series.astype(object).where(~absent, "").map(str).str.strip()
-    missing = absent | text.str.lower().isin(MISSING_MARKERS)
+    missing = absent | (text.str.lower().isin(MISSING_MARKERS) & ~text.isin(keep))
     return text, missing
 
 
-def _coerce_numeric(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(float64 values, missing mask, unparsable mask); both failures end up NaN in the values."""
+def _coerce_numeric(series: pd.Series, *, whole: bool = False) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(float64 values, missing mask, unparsable mask); both failures end up NaN in the values.
+
+    With ``whole`` (an integer column), a finite value with a fractional part is unparsable.
+    """
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         values = series.astype("float64")
-        return values, values.isna(), pd.Series(False, index=series.index)
-    text, missing = _as_text(series)
-    # Decimal commas ("12,5") are not guessed at: "1,200" is as likely a thousands separator.
-    values = pd.to_numeric(text.where(~missing, ""), errors="coerce").astype("float64")
-    values = values.where(~missing)
-    unparsable = values.isna() & ~missing
+        missing = values.isna()
+        unparsable = pd.Series(False, index=series.index)
+    else:
+        text, missing = _as_text(series)
+        # Decimal commas ("12,5") are not guessed at: "1,200" is as likely a thousands separator.
+        values = pd.to_numeric(text.where(~missing, ""), errors="coerce").astype("float64")
+        values = values.where(~missing)
+        unparsable = values.isna() & ~missing
+    if whole:
+        # ±inf stays a number here: the bounds make it out-of-bounds, as for any numeric column.
+        fractional = np.isfinite(values) & (values != np.floor(values))
+        values = values.where(~fractional)
+        unparsable = unparsable | fractional
     return values, missing, unparsable
 
 
-def _coerce_categorical(series: pd.Series, categories: tuple[str, ...]) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(text or NaN, missing mask, unparsable mask); a value outside ``categories`` is unparsable."""
-    text, missing = _as_text(series)
-    unparsable = ~missing & ~text.isin(categories)
-    return text.where(~(missing | unparsable)), missing, unparsable
+def _canonical_number(text: str) -> str | None:
+    """A number spelled as a level would be: ``"98004.0"`` -> ``"98004"``, ``"1.50"`` -> ``"1.5"``; else None.
+
+    This is how an integer-coded column read by pandas (``98004``, or ``98004.0`` once it has a
+    NaN) finds its string level.
+    """
+    if "_" in text:  # float() accepts "1_000"; a CSV reader does not
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
-def _iqr_cap(values: pd.Series, factor: float) -> tuple[pd.Series, int]:
+def _boolean_spellings(cat: CategoricalFeature) -> dict[str, str]:
+    """Lower-cased spelling -> level, when a boolean's levels are false/true spellings themselves.
+
+    ``["0", "1"]`` or ``["No", "Yes"]`` accept every usual spelling; levels such as
+    ``["house", "condo"]`` say nothing about truth, so only they are accepted.
+    """
+    if cat.kind != "boolean":
+        return {}
+    false_level, true_level = cat.categories
+    if false_level.lower() in FALSE_SPELLINGS and true_level.lower() in TRUE_SPELLINGS:
+        return {**dict.fromkeys(FALSE_SPELLINGS, false_level), **dict.fromkeys(TRUE_SPELLINGS, true_level)}
+    return {}
+
+
+def _level_of(text: str, categories: tuple[str, ...], spellings: dict[str, str]) -> str | None:
+    """The level a stripped, non-missing value is, or None when it matches none."""
+    if text in categories:
+        return text
+    number = _canonical_number(text)
+    if number is not None and number in categories:
+        return number
+    return spellings.get((number or text).lower())
+
+
+def _coerce_categorical(series: pd.Series, cat: CategoricalFeature) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """(level or NaN, missing mask, unparsable mask, folded mask) for a categorical or boolean column.
+
+    A value is matched as text: exactly, then as a number (``98004.0`` is the level ``"98004"``),
+    then, for a boolean, by its usual spellings. A value matching no level is folded into the fold
+    level when the column has one (``folded``), and is unparsable otherwise.
+    """
+    text, missing = _as_text(series, keep=cat.categories)
+    spellings = _boolean_spellings(cat)
+    present = text[~missing]
+    mapping = {value: _level_of(value, cat.categories, spellings) for value in present.unique()}
+    level = present.map(mapping).reindex(text.index)
+    unmatched = ~missing & level.isna()
+    if cat.folds:
+        return level.where(~unmatched, cat.other), missing, pd.Series(False, index=series.index), unmatched
+    return level, missing, unmatched, pd.Series(False, index=series.index)
+
+
+def categorical_levels(series: pd.Series, cat: CategoricalFeature) -> pd.Series:
+    """Each value of a categorical or boolean column as the level it is, matched as :func:`fix_batch` does.
+
+    Missing values are NaN; a value matching no level is the fold level when the column folds, and
+    is kept as (stripped) text otherwise. Drift detection compares columns through this, so a
+    reference read back by pandas (``98004.0``, ``True``) and a fixed batch (``"98004"``, ``"1"``)
+    speak the same levels.
+    """
+    level, missing, unparsable, _ = _coerce_categorical(series, cat)
+    text, _ = _as_text(series, keep=cat.categories)
+    return level.where(~unparsable, text).where(~missing).astype(object)
+
+
+def _iqr_cap(values: pd.Series, factor: float, *, whole: bool = False) -> tuple[pd.Series, int]:
+    """Clip to ``[Q1 - k·IQR, Q3 + k·IQR]``; for whole numbers the limits are rounded outward."""
     q1, q3 = values.quantile([0.25, 0.75])
     iqr = q3 - q1
     if not np.isfinite(iqr) or iqr <= 0:
         # A (near-)constant column has no spread to measure outliers against; capping would flatten
         # every value that differs from the bulk, so leave it alone.
         return values, 0
-    capped = values.clip(q1 - factor * iqr, q3 + factor * iqr)
+    low, high = q1 - factor * iqr, q3 + factor * iqr
+    if whole:
+        low, high = math.floor(low), math.ceil(high)
+    capped = values.clip(low, high)
     return capped, int((capped != values).sum())
 
 
@@ -265,15 +403,20 @@ def fix_batch(
     Steps, in order:
 
     1. coerce types: numbers parsed from text (markers such as ``"n/a"`` count as missing, other
-       non-numbers as unparsable), categoricals checked against the schema's categories;
+       non-numbers, and fractions in an integer column, as unparsable), categoricals matched to
+       the schema's levels (see the module docstring: numeric codes, boolean spellings, values
+       outside the levels folded into ``other`` when the column folds); id and date columns are
+       dropped;
     2. hard bounds: values outside a feature's ``minimum``/``maximum`` (and ±inf) become missing;
-    3. rows with a missing target are dropped (a label cannot be imputed);
+    3. rows with a missing target are dropped (a label cannot be imputed); a target column with no
+       usable value at all is ``invalid_target``;
     4. if more than ``max_bad_row_fraction`` of the rows had any missing, unparsable or
        out-of-bounds value, raise ``too_many_bad_rows``: at that point imputing would invent a
        large part of the batch, so it goes to quarantine instead;
-    5. impute: numeric features with the batch median, categoricals with the mode;
-    6. cap outliers at ``Q1 - k·IQR`` / ``Q3 + k·IQR`` (``k = iqr_factor``), only in
-       ``schema.capped_columns``: never coordinates, never the target;
+    5. impute: numeric features with the batch median (rounded for integer columns),
+       categoricals with the mode;
+    6. cap outliers at ``Q1 - k·IQR`` / ``Q3 + k·IQR`` (``k = iqr_factor``; rounded outward for
+       integer columns), only in ``schema.capped_columns``: never coordinates, never the target;
     7. drop exact duplicate rows (after imputation, so duplicates of dirty rows are caught too);
     8. reject an empty result (``empty_batch``).
 
@@ -291,28 +434,32 @@ def fix_batch(
     values: dict[str, pd.Series] = {}
     bad = pd.Series(False, index=df.index)
     for feature in (*schema.numeric, *((schema.target,) if labelled else ())):
-        parsed, missing, unparsable = _coerce_numeric(df[feature.name])
+        parsed, missing, unparsable = _coerce_numeric(df[feature.name], whole=feature.kind == "integer")
         outside = parsed.notna() & ((parsed < feature.minimum) | (parsed > feature.maximum))
         values[feature.name] = parsed.where(~outside)
         bad |= missing | unparsable | outside
         report.unparsable[feature.name] = int(unparsable.sum())
         report.out_of_bounds[feature.name] = int(outside.sum())
     for cat in schema.categorical:
-        parsed, missing, unparsable = _coerce_categorical(df[cat.name], cat.categories)
+        parsed, missing, unparsable, folded = _coerce_categorical(df[cat.name], cat)
         values[cat.name] = parsed
         bad |= missing | unparsable
         report.unparsable[cat.name] = int(unparsable.sum())
         report.out_of_bounds[cat.name] = 0
+        if cat.folds:
+            report.levels_folded[cat.name] = int(folded.sum())
     frame = pd.DataFrame(values, index=df.index)[columns]
 
     if labelled:
+        _check_target(df[target], values[target], schema)
         has_target = frame[target].notna()
         report.rows_dropped_missing_target = int((~has_target).sum())
         frame = frame.loc[has_target].copy()
     report.bad_row_fraction = float(bad.mean())
     if report.bad_row_fraction > max_bad_row_fraction:
         raise _reject(
-            f"{report.bad_row_fraction:.1%} of rows have invalid values (limit {max_bad_row_fraction:.1%})",
+            f"{report.bad_row_fraction:.1%} of rows have invalid values (limit {max_bad_row_fraction:.1%})"
+            f"{_worst_columns(report, schema)}",
             "too_many_bad_rows",
             bad_row_fraction=report.bad_row_fraction,
             max_bad_row_fraction=max_bad_row_fraction,
@@ -333,8 +480,9 @@ def fix_batch(
     if labelled:
         report.missing_imputed[target] = 0
 
+    integers = set(schema.integer_names)
     for name in schema.capped_columns:
-        frame[name], report.outliers_capped[name] = _iqr_cap(frame[name], iqr_factor)
+        frame[name], report.outliers_capped[name] = _iqr_cap(frame[name], iqr_factor, whole=name in integers)
 
     before = len(frame)
     frame = frame.drop_duplicates(ignore_index=True)
@@ -346,13 +494,61 @@ def fix_batch(
     return FixResult(frame=frame, report=report)
 
 
+def _check_target(raw: pd.Series, parsed: pd.Series, schema: Schema) -> None:
+    """``invalid_target`` when a labelled batch's target column has no usable value at all.
+
+    A few bad labels only cost their rows; a whole column of them is a wrong file (text, a
+    formatted ``$325,000``, another unit) and deserves a message naming the column.
+    """
+    if parsed.notna().any():
+        return
+    target: Target = schema.target
+    name = target.name
+    values, missing, unparsable = _coerce_numeric(raw)
+    outside = values.notna()
+    details: dict[str, Any] = {"column": name, "rows": len(raw), "missing": int(missing.sum()),
+                               "unparsable": int(unparsable.sum()), "out_of_bounds": int(outside.sum())}
+    if unparsable.any():
+        example = str(raw[unparsable].iloc[0])[:40]
+        details["example"] = example
+        message = (f"target column {name!r} is not numeric: {details['unparsable']} of {len(raw)} values are not "
+                   f"numbers (e.g. {example!r})")
+    elif outside.any():
+        example = f"{values[outside].iloc[0]:g}"
+        details["example"] = example
+        message = (f"target column {name!r} has no value within its bounds [{target.minimum:g}, {target.maximum:g}] "
+                   f"(e.g. {example}; unit {target.unit or 'unspecified'})")
+    else:
+        message = f"target column {name!r} is empty: a labelled batch needs a value in it"
+    raise _reject(message, "invalid_target", **details)
+
+
+def _worst_columns(report: FixReport, schema: Schema, *, limit: int = 3) -> str:
+    """"; most in 'price' (target: 6 unparsable), ..." for a too_many_bad_rows message ("" when none)."""
+    counts: dict[str, dict[str, int]] = {}
+    for kind in ("unparsable", "out_of_bounds"):
+        for name, n in getattr(report, kind).items():
+            if n:
+                counts.setdefault(name, {})[kind.replace("_", " ")] = n
+    ranked = sorted(counts.items(), key=lambda item: -sum(item[1].values()))[:limit]
+    if not ranked:
+        return ""
+    shown = []
+    for name, by_kind in ranked:
+        what = ", ".join(f"{n} {kind}" for kind, n in by_kind.items())
+        role = "target: " if name == schema.target.name else ""
+        shown.append(f"{name!r} ({role}{what})")
+    return "; most in " + ", ".join(shown)
+
+
 def _fill_value(values: pd.Series, schema: Schema, name: str) -> float | str | None:
-    """Median for numerics; mode for categoricals (ties go to the schema's category order)."""
+    """Median for numerics (rounded for integer columns); mode for categoricals (ties: the schema's order)."""
     present = values.dropna()
     if present.empty:
         return None
     if name not in schema.categorical_names:
-        return float(present.median())
+        median = float(present.median())
+        return float(math.floor(median + 0.5)) if name in schema.integer_names else median
     counts = present.value_counts()
     categories = next(c.categories for c in schema.categorical if c.name == name)
     return max(categories, key=lambda c: (counts.get(c, 0), -categories.index(c)))

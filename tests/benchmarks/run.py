@@ -1,6 +1,6 @@
-"""`make bench`: serving, batch, emulator, healing, growth, monitor and alerts, side by side with their baselines.
+"""`make bench`: serving, batch, emulator, healing, growth, monitor, schema and alerts, side by side with their baselines.
 
-    python tests/benchmarks/run.py [--quick] [--suites serving,batch,emulator,healing,growth,monitor,alerts] [--out DIR]
+    python tests/benchmarks/run.py [--quick] [--suites serving,batch,emulator,healing,growth,monitor,schema,alerts] [--out DIR]
 
 Starts its own local cloud (free ports, temporary state directory; the same `up` + bootstrap as
 `make up`), a baseline server and reference servers, runs the suites and writes
@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 from context import Bench, Settings, new_tmp  # noqa: E402
 from harness import Results, Row, dumps, markdown  # noqa: E402
 
-SUITES = ("serving", "batch", "emulator", "healing", "growth", "monitor", "alerts")
+SUITES = ("serving", "batch", "emulator", "healing", "growth", "monitor", "schema", "alerts")
 CLOUD_SUITES = {"serving", "batch", "emulator", "healing", "alerts"}
 
 
@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
                     from bench_monitor import run_monitor_suite
 
                     run_monitor_suite(bench, res)
+                elif suite == "schema":  # in-process: a real-estate table's model against a plain booster
+                    from bench_schema_model import run_schema_suite
+
+                    run_schema_suite(bench, res)
                 elif suite == "alerts":  # last: it moves production (and back) for its rollbacks
                     from bench_alerts import run_alerts
 

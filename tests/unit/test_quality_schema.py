@@ -291,12 +291,34 @@ def test_none_is_a_level_when_the_schema_lists_it():
     result = fixed(csv(*ROWS))
     assert result.frame["garage"].tolist().count("None") == 4
     assert result.report.missing_imputed["garage"] == 0
-    # Spelled otherwise, or in a column without such a level, it is a missing value.
-    rows = [with_cell(ROWS[1], "garage", "none"), with_cell(ROWS[2], "zipcode", "None"), ROWS[0], *ROWS[3:]]
+    # In any case it is still the level; other markers, and "None" in a column without such a
+    # level, are missing values.
+    rows = [with_cell(ROWS[1], "garage", "none"), with_cell(ROWS[2], "garage", "n/a"),
+            with_cell(ROWS[3], "zipcode", "None"), ROWS[0], *ROWS[4:]]
     result = fixed(csv(*rows))
+    assert result.frame.loc[0, "garage"] == "None"
     assert result.report.missing_imputed["garage"] == 1
     assert result.report.missing_imputed["zipcode"] == 1
     assert result.report.levels_folded["zipcode"] == 0
+
+
+def test_levels_match_in_any_case_when_that_names_one_level():
+    schema = schema_from_file_dict({
+        "name": "c", "target": {"name": "price", "minimum": 1, "maximum": 1e7},
+        "columns": [{"name": "kind", "kind": "categorical", "levels": ["Condo", "house", "House"], "other": "other"}]})
+    result = fixed(b"kind,price\n CONDO ,100\ncondo,200\nHOUSE,300\nHouse,400\n", schema)
+    # "HOUSE" could be "house" or "House": it names neither, and is folded.
+    assert result.frame["kind"].tolist() == ["Condo", "Condo", "other", "House"]
+    assert result.report.levels_folded == {"kind": 1}
+
+
+def test_zero_padded_codes_read_as_numbers_find_their_level():
+    schema = schema_from_file_dict({
+        "name": "z", "target": {"name": "price", "minimum": 1, "maximum": 1e7},
+        "columns": [{"name": "zip", "kind": "categorical", "levels": ["01234", "02139"], "other": "other"}]})
+    frame = pd.DataFrame({"zip": [1234, 2139.0, 2140], "price": [100.0, 200.0, 300.0]})
+    result = fix_batch(frame, schema)
+    assert result.frame["zip"].tolist() == ["01234", "02139", "other"]
 
 
 def test_integer_coded_categoricals_match_their_string_levels():

@@ -30,16 +30,17 @@ How each column kind is read (:func:`fix_batch`):
 
 * ``numeric``: a number within the bounds; ``integer``: the same, and a whole number (``3`` or
   ``3.0``; ``2.5`` is unparsable);
-* ``categorical``: compared as text, so an integer-coded level read by pandas as ``98004`` or
-  ``98004.0`` matches the level ``"98004"``; a value outside the levels is folded into the fold
-  level (counted in ``levels_folded``) when the column has one, unparsable otherwise;
-* ``boolean``: a level as spelled, or, when the levels are themselves boolean spellings (``0``/``1``,
+* ``categorical``: compared as text (stripped; then in any case; then by number, so an
+  integer-coded level read by pandas as ``98004`` or ``98004.0`` matches the level ``"98004"``);
+  a value outside the levels is folded into the fold level (counted in ``levels_folded``) when
+  the column has one, unparsable otherwise;
+* ``boolean``: the same, and, when the levels are themselves boolean spellings (``0``/``1``,
   ``no``/``yes`` ...), any usual spelling (0/1, false/true, no/yes, f/t, n/y, any case), normalised
   to the schema's level;
 * ``id`` and ``date``: allowed in the CSV, dropped before fixing (never in the output).
 
-A missing-value marker (``na``, ``none`` ...) that is spelled exactly as one of a categorical
-column's levels (``"None"``: no garage) is that level, not a missing value.
+A missing-value marker (``na``, ``none`` ...) that names one of a categorical column's levels
+(``"None"``: no garage) is that level, not a missing value.
 """
 
 from __future__ import annotations
@@ -268,15 +269,11 @@ class FixResult:
     report: FixReport
 
 
-def _as_text(series: pd.Series, keep: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
-    """(stripped text, missing mask) for an object/string column; NaN/None and markers are missing.
-
-    A marker spelled exactly as one of ``keep`` (a categorical's levels, such as ``"None"``) is a
-    value, not a missing one.
-    """
+def _as_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(stripped text, missing mask) for an object/string column; NaN/None and markers are missing."""
     absent = series.isna()
     text = series.astype(object).where(~absent, "").map(str).str.strip()
-    missing = absent | (text.str.lower().isin(MISSING_MARKERS) & ~text.isin(keep))
+    missing = absent | text.str.lower().isin(MISSING_MARKERS)
     return text, missing
 
 
@@ -303,63 +300,80 @@ def _coerce_numeric(series: pd.Series, *, whole: bool = False) -> tuple[pd.Serie
     return values, missing, unparsable
 
 
-def _canonical_number(text: str) -> str | None:
-    """A number spelled as a level would be: ``"98004.0"`` -> ``"98004"``, ``"1.50"`` -> ``"1.5"``; else None.
-
-    This is how an integer-coded column read by pandas (``98004``, or ``98004.0`` once it has a
-    NaN) finds its string level.
-    """
+def _as_number(text: str) -> float | None:
+    """The finite number a text spells (``"98004.0"``, ``"01234"``), else None."""
     if "_" in text:  # float() accepts "1_000"; a CSV reader does not
         return None
     try:
         value = float(text)
     except ValueError:
         return None
-    if not math.isfinite(value):
-        return None
-    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return value if math.isfinite(value) else None
 
 
-def _boolean_spellings(cat: CategoricalFeature) -> dict[str, str]:
-    """Lower-cased spelling -> level, when a boolean's levels are false/true spellings themselves.
+def _unique(pairs: list[tuple[Any, str]]) -> dict[Any, str]:
+    """key -> level for the keys that name exactly one level (a spelling naming two names neither)."""
+    found: dict[Any, set[str]] = {}
+    for key, level in pairs:
+        found.setdefault(key, set()).add(level)
+    return {key: next(iter(levels)) for key, levels in found.items() if len(levels) == 1}
 
-    ``["0", "1"]`` or ``["No", "Yes"]`` accept every usual spelling; levels such as
-    ``["house", "condo"]`` say nothing about truth, so only they are accepted.
+
+class _Levels:
+    """How one categorical column's (stripped) values find their level.
+
+    In order: the level as spelled; the same text in another case; the same number (``98004``,
+    ``98004.0`` and ``"98004.0"`` are the level ``"98004"``; ``1234`` is ``"01234"`` when that is
+    the only level equal to it); for a boolean whose levels are false/true spellings (``0``/``1``,
+    ``no``/``yes`` ...), any usual spelling. The same rules as serving's ``inference.LevelMap``
+    (which adds nothing for booleans' text spellings), so training data and requests agree.
     """
-    if cat.kind != "boolean":
-        return {}
-    false_level, true_level = cat.categories
-    if false_level.lower() in FALSE_SPELLINGS and true_level.lower() in TRUE_SPELLINGS:
-        return {**dict.fromkeys(FALSE_SPELLINGS, false_level), **dict.fromkeys(TRUE_SPELLINGS, true_level)}
-    return {}
 
+    def __init__(self, cat: CategoricalFeature):
+        self.categories = frozenset(cat.categories)
+        self.loose = _unique([(c.strip().casefold(), c) for c in cat.categories])
+        self.numbers = _unique([(n, c) for c in cat.categories if (n := _as_number(c)) is not None])
+        self.spellings: dict[str, str] = {}
+        if cat.kind == "boolean":
+            false_level, true_level = cat.categories
+            if false_level.casefold() in FALSE_SPELLINGS and true_level.casefold() in TRUE_SPELLINGS:
+                self.spellings = {**dict.fromkeys(FALSE_SPELLINGS, false_level),
+                                  **dict.fromkeys(TRUE_SPELLINGS, true_level)}
 
-def _level_of(text: str, categories: tuple[str, ...], spellings: dict[str, str]) -> str | None:
-    """The level a stripped, non-missing value is, or None when it matches none."""
-    if text in categories:
-        return text
-    number = _canonical_number(text)
-    if number is not None and number in categories:
-        return number
-    return spellings.get((number or text).lower())
+    def level(self, text: str) -> str | None:
+        """The level a stripped value is, or None when it is none of them."""
+        if text in self.categories:
+            return text
+        folded = text.casefold()
+        hit = self.loose.get(folded)
+        if hit is None and self.numbers and (number := _as_number(text)) is not None:
+            hit = self.numbers.get(number)
+        if hit is None and self.spellings:
+            number = _as_number(text)
+            key = folded if number is None else (str(int(number)) if number.is_integer() else folded)
+            hit = self.spellings.get(key)
+        return hit
 
 
 def _coerce_categorical(series: pd.Series, cat: CategoricalFeature) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """(level or NaN, missing mask, unparsable mask, folded mask) for a categorical or boolean column.
 
-    A value is matched as text: exactly, then as a number (``98004.0`` is the level ``"98004"``),
-    then, for a boolean, by its usual spellings. A value matching no level is folded into the fold
-    level when the column has one (``folded``), and is unparsable otherwise.
+    Values find their level as :class:`_Levels` says. A missing-value marker (``na``, ``none`` ...)
+    that names a level (``"None"``: no garage) is that level; otherwise it is missing. A value
+    matching no level is folded into the fold level when the column has one (``folded``), and is
+    unparsable otherwise.
     """
-    text, missing = _as_text(series, keep=cat.categories)
-    spellings = _boolean_spellings(cat)
-    present = text[~missing]
-    mapping = {value: _level_of(value, cat.categories, spellings) for value in present.unique()}
-    level = present.map(mapping).reindex(text.index)
+    absent = series.isna()
+    text = series.astype(object).where(~absent, "").map(str).str.strip()
+    levels = _Levels(cat)
+    mapping = {value: levels.level(value) for value in text[~absent].unique()}
+    level = text.map(mapping).where(~absent)
+    missing = absent | (level.isna() & text.str.lower().isin(MISSING_MARKERS))
     unmatched = ~missing & level.isna()
+    none = pd.Series(False, index=series.index)
     if cat.folds:
-        return level.where(~unmatched, cat.other), missing, pd.Series(False, index=series.index), unmatched
-    return level, missing, unmatched, pd.Series(False, index=series.index)
+        return level.where(~unmatched, cat.other), missing, none, unmatched
+    return level, missing, unmatched, none
 
 
 def categorical_levels(series: pd.Series, cat: CategoricalFeature) -> pd.Series:
@@ -371,7 +385,7 @@ def categorical_levels(series: pd.Series, cat: CategoricalFeature) -> pd.Series:
     speak the same levels.
     """
     level, missing, unparsable, _ = _coerce_categorical(series, cat)
-    text, _ = _as_text(series, keep=cat.categories)
+    text = series.astype(object).where(series.notna(), "").map(str).str.strip()
     return level.where(~unparsable, text).where(~missing).astype(object)
 
 

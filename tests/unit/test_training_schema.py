@@ -249,8 +249,15 @@ def test_a_spelling_that_names_two_levels_names_neither():
     # The number 1 equals two levels; its plain text "1" is one of them. "1.0" is neither text nor a unique number.
     assert ([levels.level(v) for v in ("01", "1", 1, 1.0, "1.0", "A", "a", " A ", "á")]
             == ["01", "1", "1", "1", None, "A", "a", "A", None])
+    # A boolean whose levels are false/true spellings takes any usual spelling, as FixData does.
     boolean = LevelMap(CategoricalFeature("flag", ("false", "true"), kind="boolean"))
-    assert [boolean.level(v) for v in (False, True, "TRUE", 1)] == ["false", "true", "true", None]
+    assert ([boolean.level(v) for v in (False, True, "TRUE", 1, "0", 0.0, " Y ", "no", "2", "maybe")]
+            == ["false", "true", "true", "true", "false", "false", "true", "false", None, None])
+    coded = LevelMap(CategoricalFeature("waterfront", ("0", "1"), kind="boolean"))
+    assert [coded.level(v) for v in (True, "yes", 1.0, "1.0", "f")] == ["1", "1", "1", "1", "0"]
+    # Levels that are no boolean spellings take their own spellings (and Python's True/False) only.
+    named = LevelMap(CategoricalFeature("garage", ("none", "attached"), kind="boolean"))
+    assert [named.level(v) for v in (True, False, "yes", "NONE")] == ["attached", "none", None, "none"]
 
 
 # ---- the log target --------------------------------------------------------------------------------

@@ -55,12 +55,18 @@ class InvalidRecordError(ValueError):
 # non-empty), so the one-hot encoder's handle_unknown="ignore" encodes it as none of them.
 UNKNOWN_LEVEL = ""
 
+# The usual spellings of a boolean's false and true values (compared lower-cased), as FixData reads them.
+FALSE_SPELLINGS = frozenset({"0", "false", "no", "f", "n"})
+TRUE_SPELLINGS = frozenset({"1", "true", "yes", "t", "y"})
+
 
 def _number(value: Any) -> float | None:
     """A finite float for a number (or a string spelling one), else None. Booleans are not numbers."""
     if isinstance(value, bool | np.bool_):
         return None
     if isinstance(value, str):
+        if "_" in value:  # float() accepts "1_000"; a CSV reader does not
+            return None
         try:
             value = float(value)
         except ValueError:
@@ -76,10 +82,12 @@ class LevelMap:
 
     Exact level first; then the same text stripped and in any case; then the same number (``98103``,
     ``98103.0`` and ``"98103.0"`` are the level ``"98103"``; ``1`` is ``"01"`` when that is the only
-    level equal to 1); for a boolean, ``True``/``False`` are its second/first level. A spelling that
-    would name two levels names neither. Anything else (``None``, NaN, an unseen value) is unknown:
-    :meth:`encode` folds it into the fold level or, for a column that does not fold, sends
-    :data:`UNKNOWN_LEVEL`.
+    level equal to 1); for a boolean, ``True``/``False`` are its second/first level and, when its
+    levels are themselves false/true spellings (``0``/``1``, ``no``/``yes`` ...), any usual spelling
+    (0/1, false/true, no/yes, f/t, n/y, any case) is its level. A spelling that would name two
+    levels names neither. These are FixData's rules (``selfheal.quality``), so a batch and a
+    request agree. Anything else (``None``, NaN, an unseen value) is unknown: :meth:`encode` folds
+    it into the fold level or, for a column that does not fold, sends :data:`UNKNOWN_LEVEL`.
     """
 
     def __init__(self, feature: CategoricalFeature):
@@ -90,16 +98,27 @@ class LevelMap:
         self._loose = _unique_keys((c.strip().casefold(), c) for c in feature.categories)
         self._numbers = _unique_keys((n, c) for c in feature.categories if (n := _number(c)) is not None)
         self._boolean = feature.categories if feature.kind == "boolean" else None
+        self._spellings: dict[str, str] = {}
+        if self._boolean is not None:
+            false_level, true_level = self._boolean
+            if false_level.casefold() in FALSE_SPELLINGS and true_level.casefold() in TRUE_SPELLINGS:
+                self._spellings = {**dict.fromkeys(FALSE_SPELLINGS, false_level),
+                                   **dict.fromkeys(TRUE_SPELLINGS, true_level)}
 
     def level(self, value: Any) -> str | None:
         """The level ``value`` stands for; None when it is not one of the column's levels."""
         if isinstance(value, str):
             hit = self._exact.get(value)
-            if hit is None:
-                text = value.strip()
-                hit = self._exact.get(text) or self._loose.get(text.casefold())
-            if hit is None and self._numbers and (number := _number(value)) is not None:
+            if hit is not None:
+                return hit
+            text = value.strip()
+            folded = text.casefold()
+            hit = self._exact.get(text) or self._loose.get(folded)
+            number = _number(text) if hit is None and (self._numbers or self._spellings) else None
+            if hit is None and number is not None:
                 hit = self._numbers.get(number)
+            if hit is None and self._spellings:
+                hit = self._spellings.get(folded if number is None or not number.is_integer() else str(int(number)))
             return hit
         if isinstance(value, bool | np.bool_):
             if self._boolean is not None:
@@ -108,10 +127,8 @@ class LevelMap:
         number = _number(value)
         if number is None:
             return None
-        hit = self._numbers.get(number)
-        if hit is None:
-            hit = self._loose.get(str(int(number)) if number.is_integer() else repr(number))
-        return hit
+        text = str(int(number)) if number.is_integer() else repr(number)
+        return self._numbers.get(number) or self._loose.get(text) or self._spellings.get(text)
 
     def encode(self, values: Iterable[Any]) -> tuple[list[str], int]:
         """(the level sent to the model for each value, how many values were unknown)."""

@@ -8,8 +8,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from ..faults import FaultInjector
 from .errors import RuntimeStoppedError, TooManyRequestsError
 from .spec import FunctionSpec
 from .worker import Invocation, InvokeResult, KillReason, LogEmitter, Worker, WorkerSettings
@@ -27,7 +27,7 @@ class RuntimeConfig:
     # AWS's account-wide default is 1000; a laptop cannot host 1000 processes per function, so
     # unreserved functions get this many concurrent environments locally.
     default_concurrency: int = 10
-    faults: Any = None  # a FaultInjector (faults.py): misbehaviour set through the cloud's API
+    faults: FaultInjector | None = None  # misbehaviour set through the cloud's API (faults.py)
     # Lambda reclaims execution environments that stay idle; so does the local cloud, which also
     # frees the workers of versions nothing invokes any more (an alias moved on).
     idle_timeout_s: float = 600.0

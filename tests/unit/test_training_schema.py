@@ -28,6 +28,7 @@ from selfheal.schema import (
 )
 from selfheal.training import (
     DEFAULT_PARITY_TOLERANCE,
+    MODEL_TYPES,
     RELATIVE_PARITY_SCALE,
     Parity,
     export_onnx,
@@ -288,6 +289,16 @@ def test_the_onnx_model_of_a_log_target_answers_dollars(log_trained):
     parity = parity_report(onnx_bytes, log_trained.pipeline, log_trained.X_holdout)
     assert parity.basis == "relative" and parity_gate(parity.value)
     np.testing.assert_allclose(onnx_predict(onnx_bytes, log_trained.X_holdout), served)
+
+
+@pytest.mark.parametrize("model_type", sorted(MODEL_TYPES))
+def test_every_model_type_learns_a_log_target_with_categories_and_exports_dollars(model_type):
+    small = {"random_forest": {"n_estimators": 10}, "gradient_boosting": {"n_estimators": 30},
+             "hist_gradient_boosting": {"max_iter": 50}}.get(model_type, {})
+    model = train_model(sales(500, seed=6), LOG_SCHEMA, model_type=model_type, params=small, n_threads=1)
+    assert model.metrics["r2"] > 0.5 and model.metrics["rmse"] > 1_000
+    parity = parity_report(export_onnx(model.pipeline, LOG_SCHEMA), model.pipeline, model.X_holdout)
+    assert parity.basis == "relative" and parity_gate(parity.value)
 
 
 def test_a_pipeline_is_exported_only_with_the_target_transform_it_learnt(trained, log_trained):

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -28,6 +28,17 @@ from .messaging.workqueue import WorkQueue
 from .runtime.pool import LambdaRuntime, RuntimeConfig
 from .runtime.spec import CodeStore
 from .runtime.worker import WorkerSettings
+
+if TYPE_CHECKING:
+    # Types only: start() imports these late, because moto reads its settings when it is imported.
+    from .alarms import AlarmEvaluator
+    from .apiserver import AwsApiServer
+    from .faults import FaultInjector
+    from .gateway import HttpApiGateway
+    from .messaging.sns import SnsDelivery
+    from .motoseam.lambda_ import MotoLambdaBridge
+    from .persistence import Persistence
+    from .scheduler import Scheduler
 
 logger = logging.getLogger("localcloud")
 
@@ -66,19 +77,20 @@ class LocalCloud:
 
     def __init__(self, config: CloudConfig):
         self.config = config
-        self.moto_server: Any = None
+        self.moto_server: AwsApiServer | None = None
         self.runtime: LambdaRuntime | None = None
-        self.bridge: Any = None
+        self.faults: FaultInjector | None = None
+        self.bridge: MotoLambdaBridge | None = None
         self.async_invoker: AsyncInvoker | None = None
-        self.gateway: Any = None
-        self.scheduler: Any = None
+        self.gateway: HttpApiGateway | None = None
+        self.scheduler: Scheduler | None = None
         self.logsink: LogSink | None = None
-        self.persistence: Any = None
+        self.persistence: Persistence | None = None
         self.log_retention: RetentionSweeper | None = None
         self.deliveries: WorkQueue | None = None
         self.outbox: Outbox | None = None
-        self.sns_delivery: Any = None
-        self.alarms: Any = None
+        self.sns_delivery: SnsDelivery | None = None
+        self.alarms: AlarmEvaluator | None = None
         self._stopped = threading.Event()
 
     def client(self, service: str) -> Any:
@@ -125,25 +137,25 @@ class LocalCloud:
         app = self.moto_server.app
         app.faults, app.function_names, app.kill_running = (self.faults, self.runtime.function_names,
                                                              self.runtime.kill_running)
-        self.bridge = motoseam.lambda_bridge(self.runtime, CodeStore(cfg.state_dir / "code"),
-                                             account_id=ACCOUNT_ID, region=cfg.region)
+        bridge = self.bridge = motoseam.lambda_bridge(self.runtime, CodeStore(cfg.state_dir / "code"),
+                                                      account_id=ACCOUNT_ID, region=cfg.region)
         self.async_invoker = AsyncInvoker(
-            lambda arn, payload, rid: self.bridge.invoke_arn(arn, payload, rid, wait=True),
-            self.bridge.policy_for, self._deliver, retry_delays_s=cfg.async_retry_delays_s)
-        self.bridge.async_invoker = self.async_invoker
-        self.bridge.install()
+            lambda arn, payload, rid: bridge.invoke_arn(arn, payload, rid, wait=True),
+            bridge.policy_for, self._deliver, retry_delays_s=cfg.async_retry_delays_s)
+        bridge.async_invoker = self.async_invoker
+        bridge.install()
         motoseam.install_fixes()
-        self.moto_server.app.fast_invoke = self.bridge.fast_invoke
+        self.moto_server.app.fast_invoke = bridge.fast_invoke
         self._start_messaging()
 
         if cfg.api_port:
             # AWS would scale a function far past the local default concurrency; an HTTP request that
             # finds every local worker busy waits for one (up to 30 s) instead of failing.
             self.gateway = HttpApiGateway(cfg.host, cfg.api_port,
-                                          lambda arn, payload: self.bridge.invoke_arn(arn, payload, wait=True,
-                                                                                      wait_timeout=30.0))
+                                          lambda arn, payload: bridge.invoke_arn(arn, payload, wait=True,
+                                                                                 wait_timeout=30.0))
             self.gateway.start()
-        self.scheduler = Scheduler(self.client("events"), self.bridge.submit_async, account_id=ACCOUNT_ID,
+        self.scheduler = Scheduler(self.client("events"), bridge.submit_async, account_id=ACCOUNT_ID,
                                    region=cfg.region, speedup=cfg.schedule_speedup)
         self.scheduler.start()
         logger.info("AWS APIs on %s", cfg.endpoint_url)

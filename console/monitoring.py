@@ -73,6 +73,7 @@ def run_summary(key: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         "trigger": doc.get("trigger"),
         "window": {k: window.get(k) for k in ("start", "end", "since", "hours")},
         "production_version": doc.get("production_version"),
+        "unit": doc.get("unit"),  # of RMSE, MAE and predictions (runs before issue #12 recorded none)
         "records": doc.get("records"),
         "labelled_rows": doc.get("labelled_rows"),
         "unmatched_label_ids": doc.get("unmatched_label_ids"),

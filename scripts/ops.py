@@ -37,10 +37,19 @@ sys.path.insert(0, str(ROOT / "layers" / "selfheal" / "python"))
 sys.path.insert(0, str(ROOT))
 
 from infra.localcloud.endpoint import local_client  # noqa: E402
+from selfheal import lineage  # noqa: E402
 from selfheal.alerts import read_notification  # noqa: E402
 from selfheal.audit import AuditAction, AuditTrail, batch_keys  # noqa: E402
 from selfheal.contracts import ExecutionInput, Trigger  # noqa: E402
 from selfheal.registry import ModelRegistry  # noqa: E402
+from selfheal.schema import (  # noqa: E402
+    DEFAULT_SCHEMA,
+    Schema,
+    SchemaFileError,
+    dump_schema_file,
+    load_schema_file,
+    match_columns,
+)
 
 
 class OpsError(Exception):
@@ -96,7 +105,11 @@ def readable_file(name: str, what: str) -> Path:
 
 
 def cmd_check_reference(args: argparse.Namespace) -> int:
-    """Before `make up` starts anything: a REFERENCE that is given must be a readable CSV with rows."""
+    """Before `make up` starts anything: a REFERENCE that is given must be a readable CSV with rows,
+    and a SCHEMA a valid schema file whose columns match the REFERENCE's header."""
+    if args.schema and not args.reference:
+        raise OpsError("SCHEMA needs REFERENCE: the schema describes your data (make up REFERENCE=data.csv "
+                       "SCHEMA=data.schema.json; make schema FILE=data.csv TARGET=price writes one)")
     if not args.reference:
         return 0
     path = readable_file(args.reference, "REFERENCE")
@@ -108,7 +121,27 @@ def cmd_check_reference(args: argparse.Namespace) -> int:
         raise OpsError(f"REFERENCE: {path} does not look like a CSV file (no comma in its header line)")
     if not head[1].strip():
         raise OpsError(f"REFERENCE: {path} has a header but no rows")
+    if args.schema:
+        reference_schema(path, args.schema)
     return 0
+
+
+def reference_schema(reference: Path, schema_file: str) -> Schema:
+    """The SCHEMA file, valid and matching the REFERENCE's header (OpsError naming what does not)."""
+    try:
+        schema = load_schema_file(readable_file(schema_file, "SCHEMA"))
+    except SchemaFileError as err:
+        raise OpsError(f"SCHEMA: {err} (make schema-check SCHEMA={schema_file} checks an edited file)") from None
+    import pandas as pd
+
+    try:
+        header = [str(c) for c in pd.read_csv(reference, nrows=0).columns]
+    except (ValueError, UnicodeDecodeError) as err:
+        raise OpsError(f"REFERENCE: {reference} cannot be read as CSV: {err}") from None
+    match = match_columns(schema, header)
+    if not match.ok:
+        raise OpsError(f"SCHEMA {schema_file} does not match REFERENCE {reference}: " + "; ".join(match.problems()))
+    return schema
 
 
 def cmd_bootstrap(cloud: Cloud, args: argparse.Namespace) -> int:
@@ -123,10 +156,18 @@ def cmd_bootstrap(cloud: Cloud, args: argparse.Namespace) -> int:
         print(f"production model {current['version']} already in place; bootstrap skipped")
         return 0
     bucket = cloud.outputs["DataBucketName"]
+    schema_key = None
     if args.reference:
         path = readable_file(args.reference, "REFERENCE")
         body, source = path.read_bytes(), f"user file {path}"
         key = f"bootstrap/{path.name}"
+        if args.schema:
+            # FixData and Train use it; the version they make carries it in its manifest.
+            schema = reference_schema(path, args.schema)
+            schema_key = f"bootstrap/{path.stem}.schema.json"
+            cloud.client("s3").put_object(Bucket=bucket, Key=schema_key, Body=dump_schema_file(schema).encode())
+            print(f"schema {schema.name!r} ({len(schema.feature_names)} features, target {schema.target.name} "
+                  f"in {schema.target.unit or 'the data units'}) -> s3://{bucket}/{schema_key}")
     else:
         from selfheal.datagen import load_reference, to_csv_bytes
 
@@ -141,7 +182,8 @@ def cmd_bootstrap(cloud: Cloud, args: argparse.Namespace) -> int:
     sfn = cloud.client("stepfunctions")
     name = f"bootstrap-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     # The bootstrap takes no retraining lock (nothing else runs yet): no lock_owner.
-    execution = ExecutionInput(trigger=Trigger.BOOTSTRAP, batches=[{"bucket": bucket, "key": key}])
+    execution = ExecutionInput(trigger=Trigger.BOOTSTRAP, batches=[{"bucket": bucket, "key": key}],
+                               schema_key=schema_key)
     arn = sfn.start_execution(stateMachineArn=cloud.outputs["StateMachineArn"], name=name,
                               input=json.dumps(execution.to_dict()))["executionArn"]
     print(f"started {arn}")
@@ -151,27 +193,46 @@ def cmd_bootstrap(cloud: Cloud, args: argparse.Namespace) -> int:
         retry = "make bootstrap" + (f" REFERENCE={args.reference}" if args.reference else "")
         raise OpsError(f"bootstrap failed: {desc.get('error')}: {desc.get('cause')} (execution {arn}; see "
                        f"`make audit`). The cloud is still running: fix the data, then retry with `{retry}`")
+    state = json.loads(desc.get("output") or "{}")
+    validation = state.get("validation") or {}
+    if validation.get("passed") is False:
+        # The execution succeeded (a rejection is a decision), but the user's data is not serving.
+        prod = registry.production()
+        lineage_hint = (" Set PARAMS=\"AllowSchemaChange=true\" to promote a new schema on purpose."
+                        if any(c.get("name") == "schema_lineage" and not c.get("passed")
+                               for c in validation.get("checks") or []) else "")
+        raise OpsError(f"bootstrap trained {validation.get('version')} but Validate rejected it: "
+                       f"{'; '.join(validation.get('reasons') or [])}. Production stays "
+                       f"{prod['version'] if prod else 'none'} (execution {arn}; see `make audit`).{lineage_hint}")
     prod = registry.production()
     version = prod["version"] if prod else None
-    metrics = registry.get_version(version)["metrics"] if version else {}
+    record = registry.get_version(version) if version else None
+    metrics = record["metrics"] if record else {}
+    unit = lineage.schema_of(record["manifest"], DEFAULT_SCHEMA).target.unit if record else ""
     print(f"model {version} in production: R2 {metrics.get('r2', float('nan')):.3f}, "
-          f"RMSE {metrics.get('rmse', float('nan')):.3f} ($100k)")
+          f"RMSE {metrics.get('rmse', float('nan')):.4g} ({unit or 'data units'})")
     if cloud.api_url:
         r = _predict(cloud, None)
         print(f"POST {cloud.api_url}/predict -> {r.status_code} {r.text}")
     return 0
 
 
-def _predict(cloud: Cloud, payload: str | None) -> requests.Response:
-    from selfheal.schema import DEFAULT_SCHEMA
+def production_schema(cloud: Cloud) -> Schema:
+    """The production version's schema (selfheal.lineage), the default one before any model."""
+    registry = cloud.registry()
+    prod = registry.production()
+    return (lineage.schema_of(registry.get_version(prod["version"])["manifest"], DEFAULT_SCHEMA) if prod
+            else DEFAULT_SCHEMA)
 
+
+def _predict(cloud: Cloud, payload: str | None) -> requests.Response:
     if payload:
         try:
             body = json.loads(payload)
         except ValueError as err:
             raise OpsError(f"JSON is not valid JSON ({err}): {payload[:80]!r}") from None
     else:
-        body = DEFAULT_SCHEMA.example_record()
+        body = production_schema(cloud).example_record()
     return requests.post(f"{cloud.api_url}/predict", json=body, timeout=60)
 
 
@@ -231,11 +292,14 @@ def cmd_predict(cloud: Cloud, args: argparse.Namespace) -> int:
 def cmd_models(cloud: Cloud, args: argparse.Namespace) -> int:
     registry = cloud.registry()
     prod = registry.production()
-    print(f"{'version':<8} {'status':<12} {'R2':>7} {'RMSE':>7} {'MAE':>7} {'parity':>9}  created")
+    print(f"{'version':<8} {'status':<12} {'R2':>7} {'RMSE':>10} {'MAE':>10} {'unit':<8} {'parity':>9}  "
+          "schema / created")
     for rec in registry.list_versions():
         m = rec["metrics"]
-        print(f"{rec['version']:<8} {rec['status']:<12} {m.get('r2', 0):7.3f} {m.get('rmse', 0):7.3f} "
-              f"{m.get('mae', 0):7.3f} {m.get('parity_max_abs_diff', 0):9.1e}  {rec['created_at']}")
+        schema = lineage.schema_of(rec["manifest"], DEFAULT_SCHEMA)
+        print(f"{rec['version']:<8} {rec['status']:<12} {m.get('r2', 0):7.3f} {m.get('rmse', 0):10.4g} "
+              f"{m.get('mae', 0):10.4g} {schema.target.unit or '-':<8} {m.get('parity_max_abs_diff', 0):9.1e}  "
+              f"{schema.name} / {rec['created_at']}")
     print(f"production: {prod['version'] if prod else 'none'}")
     return 0
 
@@ -345,9 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("check-reference")
     c.add_argument("--reference", default=os.environ.get("REFERENCE") or None)
+    c.add_argument("--schema", default=os.environ.get("SCHEMA") or None)
     c.set_defaults(func=cmd_check_reference, needs_cloud=False)
     b = sub.add_parser("bootstrap")
     b.add_argument("--reference", default=os.environ.get("REFERENCE") or None, help="your labelled CSV")
+    b.add_argument("--schema", default=os.environ.get("SCHEMA") or None, help="its schema file (make schema)")
     b.add_argument("--rows", type=int, default=int(os.environ.get("BOOTSTRAP_ROWS", "20000")))
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--force", action="store_true")

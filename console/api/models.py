@@ -23,6 +23,8 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from console.api.deps import StateDep, TokenDep
+from selfheal import lineage
+from selfheal.schema import DEFAULT_SCHEMA
 
 router = APIRouter(prefix="/api", tags=["models"])
 
@@ -97,12 +99,14 @@ def models(state: StateDep, model: str | None = None) -> dict[str, Any]:
     marks_f = state.pool.submit(marks)
     manifests = list(state.pool.map(manifest, versions))
     alias, verdicts = alias_f.result(), marks_f.result()
-    items = []
+    items: list[dict[str, Any]] = []
+    schemas: dict[str, dict[str, Any]] = {}
     for version, doc in zip(versions, manifests, strict=True):
         if doc is None:
             continue  # incomplete: the writer died before the manifest
         metrics = doc.get("metrics") or {}
         status = status_of(version, alias, verdicts)
+        schemas[version] = schema_summary(doc)
         items.append({
             "version": version,
             "status": status,
@@ -115,8 +119,20 @@ def models(state: StateDep, model: str | None = None) -> dict[str, Any]:
             "execution_arn": doc.get("execution_arn"),
             "model_type": doc.get("model_type"),
             "rows": doc.get("rows"),
+            "schema": schemas[version],
         })
-    return {"model": name, "models": names or [name], "bucket": bucket, "alias": alias, "versions": items}
+    # The unit of the production version (the newest one before any promotion).
+    shown = (alias or {}).get("version") or (items[-1]["version"] if items else None)
+    unit = schemas[shown]["unit"] if shown in schemas else DEFAULT_SCHEMA.target.unit
+    return {"model": name, "models": names or [name], "bucket": bucket, "alias": alias, "versions": items,
+            "unit": unit}
+
+
+def schema_summary(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The schema a version was trained with (selfheal.lineage), as the console shows it."""
+    schema = lineage.schema_of(manifest, DEFAULT_SCHEMA)
+    return {"name": schema.name, "target": schema.target.name, "unit": schema.target.unit,
+            "transform": schema.target.transform, "features": len(schema.feature_names)}
 
 
 class PromoteRequest(BaseModel):

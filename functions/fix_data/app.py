@@ -27,4 +27,4 @@ def handler(event: dict, context: LambdaContext) -> FixResult | QuarantineResult
     fix = FixRequest.from_event(event)
     logger.info("fixing %d batch(es) (trigger %s)", len(fix.execution.batches), fix.execution.trigger)
     return fix_batches(CTX, fix.execution.batches, include_reference=fix.execution.include_reference,
-                       execution_arn=fix.execution_arn)
+                       execution_arn=fix.execution_arn, schema_key=fix.execution.schema_key)

@@ -18,4 +18,5 @@ def handler(event: dict, context: LambdaContext) -> TrainResult:
     request = TrainRequest.from_event(event)
     logger.info("training on %s (trigger %s)", request.training_key, request.trigger)
     return train_version(CTX, training_key=request.training_key, fingerprint=request.fingerprint,
-                         trigger=request.trigger, execution_arn=request.execution_arn, params=request.params)
+                         trigger=request.trigger, execution_arn=request.execution_arn, params=request.params,
+                         schema_key=request.schema_key)

@@ -11,12 +11,14 @@ import logging
 import uuid
 from typing import Any
 
+import numpy as np
 import pytest
 from mangum import Mangum
 
 from selfheal import capture
 from selfheal.capture import CaptureBuffer
 from selfheal.config import Settings
+from selfheal.inference import Scored
 from selfheal.schema import CALIFORNIA_HOUSING as SCHEMA
 from selfheal.serving import PREDICTION_ID_HEADER, LoadedModel, create_app
 from selfheal.telemetry import Telemetry
@@ -24,8 +26,8 @@ from tests.unit.test_capture import NO_BUCKET, Clock, FakeS3
 
 
 class HalfTheIncome:
-    def predict_records(self, rows: list[dict[str, Any]]) -> list[float]:
-        return [r["MedInc"] / 2 for r in rows]
+    def score_records(self, rows: list[dict[str, Any]]) -> Scored:
+        return Scored(np.array([r["MedInc"] / 2 for r in rows], dtype=np.float64))
 
 
 class Served:

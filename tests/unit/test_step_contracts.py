@@ -67,7 +67,8 @@ def sample_state() -> dict[str, Any]:
     name = EXECUTION_ARN.rsplit(":", 1)[-1]
     execution = c.ExecutionInput(trigger=c.Trigger.DRIFT, batches=[{"bucket": "data", "key": "incoming/a.csv"}],
                                  include_reference=True, lock_owner=name).to_dict()
-    fix: c.FixResult = {"training_key": "curated/x/training.csv", "rows": 10, "batches": [], "quarantined": [],
+    fix: c.FixResult = {"training_key": "curated/x/training.csv", "schema_key": "curated/x/schema.json", "rows": 10,
+                        "batches": [], "quarantined": [],
                         "fingerprint": "f00d"}
     train: c.TrainResult = {"version": "v0002", "metrics": {"rmse": 0.5}, "parity": 1e-6,
                             "holdout_key": "holdouts/m/v0002.csv", "parent_version": "v0001"}

@@ -32,9 +32,20 @@ def failed_names(candidate: Measured, champion: ChampionScore | None = CHAMPION,
 def test_a_challenger_that_meets_every_check_is_promoted():
     verdict = decide(GOOD, CHAMPION, THRESHOLDS)
     assert verdict.passed
-    assert [c.name for c in verdict.checks] == list(GateCheck)
+    # The lineage check runs only for a challenger whose schema differs from production's.
+    assert [c.name for c in verdict.checks] == [g for g in GateCheck if g is not GateCheck.SCHEMA_LINEAGE]
     assert verdict.reasons == []
     assert all(c.to_dict()["reason"] == "" for c in verdict.checks)
+
+
+def test_a_challenger_with_another_schema_is_refused_unless_schema_changes_are_allowed():
+    other = dataclasses.replace(GOOD, schema_change="columns added: zipcode")
+    verdict = decide(other, None, THRESHOLDS)
+    assert [c.name for c in verdict.failed] == [GateCheck.SCHEMA_LINEAGE]
+    assert "columns added: zipcode" in verdict.reasons[0] and "AllowSchemaChange" in verdict.reasons[0]
+    assert decide(other, None, dataclasses.replace(THRESHOLDS, allow_schema_change=True)).passed
+    assert Settings.from_env({"MODEL_BUCKET": "m", "DATA_BUCKET": "d", "STATE_TABLE": "t",
+                              "ALLOW_SCHEMA_CHANGE": "true"}).allow_schema_change is True
 
 
 def test_the_default_settings_are_the_documented_thresholds():

@@ -20,10 +20,11 @@ export async function viewModels(view) {
     fill(summary, h("div", { class: "row" },
       h("div", { class: "stat" }, h("b", { id: "production-version" }, prod ? prod.version : "none"), h("span", {}, "in production")),
       h("div", { class: "stat" }, h("b", {}, data.versions.length), h("span", {}, "versions")),
+      h("div", { class: "stat" }, h("b", { id: "model-unit" }, data.unit || "—"), h("span", {}, "unit of predictions, RMSE and MAE")),
       prod ? h("div", { class: "stat" }, h("b", { style: "font-size:14px" }, `${prod.action} · ${fmtTime(prod.updated_at)}`), h("span", {}, prod.reason)) : null,
       h("span", { class: "spacer" }),
       h("button", { class: "btn danger", id: "rollback", disabled: !prod, onclick: rollback }, "Roll back…")));
-    fill(charts, ...[["r2", "R² (higher is better)"], ["rmse", "RMSE, $100k"], ["mae", "MAE, $100k"], ["mape", "MAPE"]].map(([k, label]) => chart(data.versions, k, label)));
+    fill(charts, ...[["r2", "R² (higher is better)"], ["rmse", `RMSE, ${data.unit || "data units"}`], ["mae", `MAE, ${data.unit || "data units"}`], ["mape", "MAPE"]].map(([k, label]) => chart(data.versions, k, label)));
     const rows = [...data.versions].reverse();
     const pages = Math.max(1, Math.ceil(rows.length / PAGE));
     page = Math.min(page, pages - 1);

@@ -45,7 +45,7 @@ export async function viewMonitoring(view) {
         series: [{ name: "feature drift share", points: chrono.filter((r) => typeof r.feature_drift_share === "number").map((r) => ({
           t: ms(r.at), v: r.feature_drift_share, attrs: { "data-run": r.run_id, "data-drifted": String(!!r.feature_drift) },
           title: `${fmtTime(r.at)}: drift share ${r.feature_drift_share.toFixed(2)}${r.drifted_columns.length ? ` (${r.drifted_columns.join(", ")})` : ""}` })) }] }));
-    fill(rmseBox, timeChart({ id: "rmse-chart", label: "Live RMSE per model version ($100k)", yMin: 0, markers, empty: "no labelled predictions yet (upload labels to labels/)",
+    fill(rmseBox, timeChart({ id: "rmse-chart", label: `Live RMSE per model version (${unitOf(chrono)})`, yMin: 0, markers, empty: "no labelled predictions yet (upload labels to labels/)",
         series: versions.map((v) => ({ name: v, legend: v, points: chrono.filter((r) => r.versions[v] && typeof r.versions[v].rmse === "number").map((r) => ({
           t: ms(r.at), v: r.versions[v].rmse, attrs: { "data-run": r.run_id, "data-version": v },
           title: `${v} at ${fmtTime(r.at)}: RMSE ${r.versions[v].rmse.toFixed(4)} on ${r.versions[v].labelled_rows} labelled rows` })) })) }));
@@ -72,7 +72,7 @@ export async function viewMonitoring(view) {
     catch (e) { fill(dist, h("div", { class: "card chart wide", id: "distribution-chart" }, h("h3", {}, "Predictions of the latest run"), h("p", { class: "muted" }, e.message))); return; }
     const v = d.version || "production";
     const q = (qs) => (qs && qs.p50 !== undefined ? ` · median ${qs.p50.toFixed(2)}, 5–95% ${qs.p5.toFixed(2)}–${qs.p95.toFixed(2)}` : "");
-    fill(dist, histChart({ id: "distribution-chart", label: `Predictions of the latest run (${v}, $100k) against its holdout`, edges: d.edges,
+    fill(dist, histChart({ id: "distribution-chart", label: `Predictions of the latest run (${v}, ${unitOf([r])}) against its holdout`, edges: d.edges,
       bars: { ...d.window, legend: `window: ${d.window.rows} predictions of ${v}${q(d.window.quantiles)}${d.sampled ? ` (from ${d.objects_read} of ${d.objects_total} capture objects)` : ""}`,
         empty: `no predictions of ${v} captured in the window` },
       outline: d.holdout ? { ...d.holdout, legend: `holdout: ${d.holdout.rows} predictions${q(d.holdout.quantiles)}` } : null }));
@@ -101,4 +101,10 @@ export async function viewMonitoring(view) {
   }
   await load();
   poll(view, 15000, load);
+}
+
+// The unit of RMSE and predictions, as the newest run recorded it (runs before schemas recorded none).
+function unitOf(runs) {
+  const latest = [...runs].reverse().find((r) => r.unit);
+  return latest ? latest.unit : "data units";
 }

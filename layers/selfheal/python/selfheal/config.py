@@ -42,6 +42,7 @@ class Settings:
     capture_max_records: int = 1000  # a capture flush is due at this many buffered records...
     capture_max_age_seconds: float = 60.0  # ...or when the oldest is this old (checked on each request)
     schema_json: str = ""
+    allow_schema_change: bool = False  # Validate may promote a challenger with another schema (selfheal.lineage)
     alert_topic_arn: str = ""  # the AlertTopic (selfheal.alerts); "" = alerts are audited and logged only
     console_url: str = ""  # the execution console, linked from every alert
     reference_max_rows: int = 50_000  # the drift reference keeps its newest rows (selfheal.flows.reference)
@@ -63,9 +64,10 @@ class Settings:
                 if f.default is MISSING:
                     raise ConfigError(f"environment variable {name} is required", details={"variable": name})
                 continue
-            kind = f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int}[str(f.type)]
+            kind = f.type if isinstance(f.type, type) else {"str": str, "float": float, "int": int,
+                                                            "bool": bool}[str(f.type)]
             try:
-                values[f.name] = kind(float(raw)) if kind is int else kind(raw)
+                values[f.name] = kind(float(raw)) if kind is int else _flag(raw) if kind is bool else kind(raw)
             except ValueError as err:
                 raise ConfigError(f"environment variable {name}={raw!r} is not a valid {kind.__name__}",
                                   details={"variable": name}) from err
@@ -98,3 +100,13 @@ class Settings:
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(f"invalid setting(s): {', '.join(bad)}", details={"variables": bad})
+
+
+def _flag(raw: str) -> bool:
+    """A boolean environment variable: true/false (any case), as CloudFormation passes them, or 1/0."""
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ValueError(raw)

@@ -13,8 +13,10 @@ from selfheal.alerts import Alerter
 from selfheal.audit import AuditTrail
 from selfheal.clock import Clock, utc_now
 from selfheal.config import Settings
+from selfheal.lineage import Schemas
 from selfheal.locks import Cooldown, RetrainingLock
 from selfheal.registry import ModelRegistry
+from selfheal.schema import Schema
 from selfheal.telemetry import Telemetry
 
 
@@ -41,6 +43,7 @@ class Context:
     lock: RetrainingLock = field(init=False)
     cooldown: Cooldown = field(init=False)
     alerter: Alerter = field(init=False)
+    schemas: Schemas = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -48,8 +51,14 @@ class Context:
         self.audit = AuditTrail(self.dynamodb, s.state_table, clock=self.clock)
         self.lock = RetrainingLock(self.dynamodb, s.state_table, clock=self.clock)
         self.cooldown = Cooldown(self.dynamodb, s.state_table, clock=self.clock)
+        self.schemas = Schemas(self.registry, s.schema)
         self.alerter = Alerter(self.sns, s.alert_topic_arn, self.audit, console_url=s.console_url, clock=self.clock,
                                telemetry=self.telemetry)
+
+    @property
+    def schema(self) -> Schema:
+        """Production's schema (``selfheal.lineage``): the columns the pipeline works with now."""
+        return self.schemas.production()
 
     @classmethod
     def from_env(cls, *, services: tuple[str, ...] = (), require: tuple[str, ...] = ()) -> Context:

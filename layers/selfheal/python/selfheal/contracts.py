@@ -105,12 +105,15 @@ class ExecutionInput:
     ``trigger`` is free text for executions started by hand (the ``Trigger`` values are what the
     pipeline itself starts). ``lock_owner`` names the holder of the retraining lock this execution
     runs under: the Finish state releases it. ``None``: the execution holds no lock (the bootstrap).
+    ``schema_key``: a schema file in the data bucket to fix and train with (a bootstrap on the user's
+    data, ``selfheal.lineage``); ``None``: production's schema.
     """
 
     trigger: str
     batches: list[BatchRef]
     include_reference: bool = False
     lock_owner: str | None = None
+    schema_key: str | None = None
 
     @classmethod
     def from_event(cls, event: Any) -> Self:
@@ -119,10 +122,12 @@ class ExecutionInput:
         return cls(trigger=_field(e, "trigger", str, default=Trigger.MANUAL.value, where=where),
                    batches=_batches(e.get("batches") or [], where),
                    include_reference=_field(e, "include_reference", bool, default=False, where=where),
-                   lock_owner=_field(e, "lock_owner", str, default=None, where=where))
+                   lock_owner=_field(e, "lock_owner", str, default=None, where=where),
+                   schema_key=_field(e, "schema_key", str, default=None, where=where))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON input; optional fields that are unset are left out."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 # ---- FixDataFunction -------------------------------------------------------------------------------
@@ -147,9 +152,11 @@ class FixedBatch(TypedDict):
 
 
 class FixResult(TypedDict):
-    """FixData's answer, at ``$.fix``: Train reads ``training_key`` and ``fingerprint``, Promote ``training_key``."""
+    """FixData's answer, at ``$.fix``: Train reads ``training_key``, ``fingerprint`` and ``schema_key``
+    (the schema it fixed with, stored next to the training set), Promote ``training_key``."""
 
     training_key: str
+    schema_key: str
     rows: int
     batches: list[FixedBatch]
     quarantined: list[str]
@@ -190,13 +197,15 @@ class FixAction(StrEnum):
 # ---- TrainFunction / ValidateFunction --------------------------------------------------------------
 @dataclass(frozen=True)
 class TrainRequest:
-    """Train: ``{"execution_arn", "training_key", "fingerprint", "trigger", "params"?}``."""
+    """Train: ``{"execution_arn", "training_key", "schema_key"?, "fingerprint", "trigger", "params"?}``;
+    without ``schema_key``, production's schema."""
 
     execution_arn: str | None
     training_key: str
     fingerprint: str = ""
     trigger: str = Trigger.MANUAL.value
     params: dict[str, Any] | None = None
+    schema_key: str | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Self:
@@ -205,7 +214,8 @@ class TrainRequest:
                    training_key=_field(event, "training_key", str, where=where),
                    fingerprint=_field(event, "fingerprint", str, default="", where=where),
                    trigger=_field(event, "trigger", str, default=Trigger.MANUAL.value, where=where),
-                   params=_field(event, "params", dict, default=None, where=where))
+                   params=_field(event, "params", dict, default=None, where=where),
+                   schema_key=_field(event, "schema_key", str, default=None, where=where))
 
 
 class TrainResult(TypedDict):

@@ -28,6 +28,7 @@ class GateCheck(StrEnum):
     ONNX_PARITY = "onnx_parity"
     LATENCY_MS = "latency_ms"
     CHAMPION_RMSE = "champion_rmse"
+    SCHEMA_LINEAGE = "schema_lineage"  # only when the challenger's schema differs from production's
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,13 @@ class Thresholds:
     parity_tolerance: float
     max_latency_ms: float
     challenger_margin: float  # the champion may be at most this fraction better (RMSE)
+    allow_schema_change: bool = False  # AllowSchemaChange: a challenger may start a new lineage
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:
         return cls(min_r2=settings.min_r2, parity_tolerance=settings.parity_tolerance,
-                   max_latency_ms=settings.max_predict_latency_ms, challenger_margin=settings.challenger_margin)
+                   max_latency_ms=settings.max_predict_latency_ms, challenger_margin=settings.challenger_margin,
+                   allow_schema_change=settings.allow_schema_change)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Measured:
     rmse: float
     parity: float  # largest |ONNX - scikit-learn| Train recorded (target units)
     latency_ms: float  # median single-row ONNX latency
+    schema_change: str | None = None  # how its schema differs from production's (None: the same lineage)
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,10 @@ def decide(candidate: Measured, champion: ChampionScore | None, thresholds: Thre
         _check(GateCheck.LATENCY_MS, candidate.latency_ms <= t.max_latency_ms, candidate.latency_ms, t.max_latency_ms,
                f"single-row latency {candidate.latency_ms:.2f} ms above {t.max_latency_ms} ms"),
     ]
+    if candidate.schema_change is not None:
+        checks.append(_check(GateCheck.SCHEMA_LINEAGE, t.allow_schema_change, 1.0, float(t.allow_schema_change),
+                             f"the challenger's schema differs from production's ({candidate.schema_change}): a new "
+                             "model lineage is promoted only with AllowSchemaChange=true"))
     if champion is not None:
         limit = champion.rmse * (1 + t.challenger_margin)
         checks.append(_check(GateCheck.CHAMPION_RMSE, candidate.rmse <= limit, candidate.rmse, limit,

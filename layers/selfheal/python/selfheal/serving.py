@@ -23,12 +23,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 from pydantic.json_schema import JsonDict
 
+from selfheal import lineage
 from selfheal.capture import HEALTH_CHECK_HEADER, CaptureBuffer, Captured, new_ids
 from selfheal.config import Settings
 from selfheal.exceptions import ModelLoadError, ModelNotFoundError
 from selfheal.inference import OnnxModel
 from selfheal.registry import ModelRegistry
-from selfheal.schema import Schema
+from selfheal.schema import DEFAULT_SCHEMA, Schema
 from selfheal.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
@@ -47,15 +48,18 @@ class LoadedModel:
     metrics: dict[str, Any]
     promoted_at: str | None
     loaded_at: float
+    schema: Schema = DEFAULT_SCHEMA  # the version's own (selfheal.lineage): requests and units follow it
 
 
 class ModelProvider:
-    """The current production model, reloaded only when the alias object changes."""
+    """The current production model, reloaded only when the alias object changes.
+
+    ``schema`` is the configured one: a version that stored no schema of its own is read with it."""
 
     def __init__(self, registry: ModelRegistry, schema: Schema, *, check_seconds: float = 1.0,
                  clock: Callable[[], float] = time.monotonic):
         self._registry = registry
-        self._schema = schema
+        self.fallback_schema = schema
         self._check_seconds = check_seconds
         self._clock = clock
         self._loaded: LoadedModel | None = None
@@ -82,28 +86,45 @@ class ModelProvider:
             self._etag = etag
             return self._loaded
         try:
-            model = OnnxModel.from_bytes(self._registry.load_model_bytes(version), self._schema)
-            metrics = self._registry.get_version(version)["metrics"]
+            record = self._registry.get_version(version)
+            schema = lineage.schema_of(record["manifest"], self.fallback_schema)
+            model = OnnxModel.from_bytes(self._registry.load_model_bytes(version), schema)
+            metrics = record["metrics"]
         except (ModelLoadError, ModelNotFoundError) as err:
             if self._loaded is not None:
                 # Keep answering with the last good model; the recover function repairs the alias.
                 logger.error("production %s cannot be loaded (%s); still serving %s", version, err, self._loaded.version)
                 return self._loaded
             raise ModelUnavailableError(f"production model {version} cannot be loaded: {err}") from err
-        self._loaded = LoadedModel(version, model, metrics, alias.get("updated_at"), time.time())
+        self._loaded = LoadedModel(version, model, metrics, alias.get("updated_at"), time.time(), schema)
         self._etag = etag
         logger.info("serving model %s", version)
         return self._loaded
 
 
 def record_model(schema: Schema) -> type[BaseModel]:
-    """The request record, built from the schema: finite numbers within bounds, no extra fields."""
+    """The request record, built from the schema: finite numbers within bounds (whole numbers for
+    integer columns), a categorical's levels (any other string too, when the column folds unknown
+    levels into ``other``: documented as ``anyOf`` the levels or a string), the id and date columns
+    accepted and ignored, no other fields."""
     fields: dict[str, Any] = {}
     for f in schema.numeric:
-        fields[f.name] = (Annotated[float, Field(strict=True, ge=f.minimum, le=f.maximum, allow_inf_nan=False,
-                                                 description=f.description, examples=[f.example_value])], ...)
+        number: Any = int if f.kind == "integer" else float
+        fields[f.name] = (Annotated[number, Field(strict=True, ge=f.minimum, le=f.maximum, allow_inf_nan=False,
+                                                  description=f.description, examples=[f.example_value])], ...)
     for c in schema.categorical:
-        fields[c.name] = (Literal[c.categories], Field(description=c.description))  # type: ignore[valid-type]
+        # The levels, and the other spellings inference.LevelMap reads as a level: a number for a
+        # numeric code (zip 98103 is "98103"), true/false for a boolean.
+        levels: Any = Literal[c.categories]  # type: ignore[valid-type]
+        if c.folds:
+            described = f"{c.description} (a value outside the levels is scored as {c.other!r})".strip()
+            fields[c.name] = (levels | str | int | float, Field(description=described))
+        elif c.kind == "boolean":
+            fields[c.name] = (levels | bool | int, Field(description=c.description))
+        else:
+            fields[c.name] = (levels | int | float, Field(description=c.description))
+    for x in schema.excluded:
+        fields[x.name] = (Any, Field(None, description=f"{x.kind} column: accepted, not a feature, ignored"))
     example: JsonDict = dict(schema.example_record())  # a copy typed as the JSON value the schema holds
     return create_model("HouseRecord", __config__=ConfigDict(extra="forbid", json_schema_extra={
         "examples": [example]}), **fields)
@@ -114,7 +135,7 @@ PredictionId = Annotated[str, Field(json_schema_extra={"format": "uuid"})]  # a 
 
 class SinglePrediction(BaseModel):
     model_version: str
-    prediction: float = Field(description="predicted median house value, in units of $100k")
+    prediction: float = Field(description="the predicted target, in the model's unit (GET /model: target, unit)")
     prediction_id: PredictionId = Field(description="names this prediction in the capture records (also the "
                                                     f"{PREDICTION_ID_HEADER} header)")
 
@@ -136,6 +157,9 @@ class ModelInfo(BaseModel):
     metrics: dict[str, float]
     promoted_at: str | None
     loaded_at: float
+    schema_name: str
+    target: str = Field(description="the column predictions are for")
+    unit: str = Field(description="the unit of predictions and of the rmse and mae metrics")
 
 
 class ErrorBody(BaseModel):
@@ -144,9 +168,12 @@ class ErrorBody(BaseModel):
 
 
 def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Telemetry | None = None,
-               capture: CaptureBuffer | None = None) -> FastAPI:
-    """The app; without ``capture`` predictions still get ids but nothing is recorded."""
-    schema = settings.schema
+               capture: CaptureBuffer | None = None, schema: Schema | None = None) -> FastAPI:
+    """The app for one schema (default: the configured one); without ``capture`` predictions still
+    get ids but nothing is recorded. ``LineageApp`` picks the app for production's schema."""
+    schema = schema or settings.schema
+    excluded = set(schema.excluded_names)
+    same_lineage = _SameSchema(schema)
     metrics = telemetry or Telemetry()
     captures = capture if capture is not None else CaptureBuffer(None, "", sampling_rate=0.0, telemetry=metrics)
     Record = record_model(schema)
@@ -174,9 +201,15 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
         """Predict one record, or a batch as ``{"records": [...]}``."""
         start = time.perf_counter()
         loaded = provider.current()
+        if not same_lineage(loaded.schema):  # production moved to another schema since routing: rare
+            raise ModelUnavailableError(f"production {loaded.version} has another schema; retry the request")
         batch = isinstance(body, Batch)
-        rows = [r.model_dump() for r in body.records] if batch else [body.model_dump()]  # type: ignore[union-attr]
-        preds = loaded.model.predict_records(rows)
+        records = body.records if batch else [body]  # type: ignore[union-attr]
+        rows = [r.model_dump(exclude=excluded) for r in records]
+        scored = loaded.model.score_records(rows)  # a value outside a column's levels scores as its 'other'
+        preds = scored.tolist()
+        for column, count in scored.unknown_levels.items():
+            metrics.unknown_levels(model_version=loaded.version, column=column, count=count)
         done = time.perf_counter()
         received = getattr(request.state, "received", start)  # set by the middleware, before validation
         if _health_check(request):
@@ -205,10 +238,14 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
         loaded = provider.current()
         metrics = {k: float(v) for k, v in loaded.metrics.items() if isinstance(v, int | float)}
         return ModelInfo(model_version=loaded.version, metrics=metrics, promoted_at=loaded.promoted_at,
-                         loaded_at=loaded.loaded_at)
+                         loaded_at=loaded.loaded_at, schema_name=loaded.schema.name,
+                         target=loaded.schema.target.name, unit=loaded.schema.target.unit)
 
+    target = schema.target
+    unit = f"in {target.unit}" if target.unit else "in the data's own units"
     app = FastAPI(title="House price prediction", version="1.0",
-                  description="Self-healing house-price model served from ONNX. Values are in $100k.")
+                  description=f"Self-healing house-price model served from ONNX ({schema.name}). Predictions "
+                              f"are {target.name}, {unit}.")
     app.include_router(router)
 
     @app.exception_handler(RequestValidationError)
@@ -233,6 +270,48 @@ def create_app(settings: Settings, provider: ModelProvider, *, telemetry: Teleme
         return response
 
     return app
+
+
+class _SameSchema:
+    """Whether a loaded version's schema is this app's: by identity first, then by fingerprint, once
+    per schema object (a version's schema object lives as long as it is loaded)."""
+
+    def __init__(self, schema: Schema) -> None:
+        self._fingerprint = lineage.fingerprint(schema)
+        self._seen: dict[int, bool] = {id(schema): True}
+
+    def __call__(self, schema: Schema) -> bool:
+        known = self._seen.get(id(schema))
+        if known is None:
+            known = self._seen[id(schema)] = lineage.fingerprint(schema) == self._fingerprint
+        return known
+
+
+class LineageApp:
+    """What PredictFunction serves: the app of production's schema (``selfheal.lineage``), built
+    once per schema, so the request model, the OpenAPI document and ``/docs`` follow the production
+    version's columns, also after a promotion starts a new lineage."""
+
+    def __init__(self, provider: ModelProvider, build: Callable[[Schema], FastAPI]) -> None:
+        self._provider = provider
+        self._build = build
+        self._apps: dict[str, FastAPI] = {}
+        self._by_id: dict[int, FastAPI] = {}
+
+    def app_for(self, schema: Schema) -> FastAPI:
+        app = self._by_id.get(id(schema))
+        if app is None:
+            key = lineage.fingerprint(schema)
+            app = self._apps.get(key) or self._apps.setdefault(key, self._build(schema))
+            self._by_id[id(schema)] = app
+        return app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            schema = self._provider.current().schema
+        except ModelUnavailableError:
+            schema = self._provider.fallback_schema  # its app answers 503 itself
+        await self.app_for(schema)(scope, receive, send)
 
 
 def _health_check(request: Request) -> bool:
@@ -273,7 +352,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> LineageApp:
     """The app as PredictFunction and ``make serve`` build it, from the environment."""
     from selfheal.context import make_client
 
@@ -283,8 +362,9 @@ def app_from_env() -> FastAPI:
     capture = CaptureBuffer(_capture_client(), settings.data_bucket, max_records=settings.capture_max_records,
                             max_age_seconds=settings.capture_max_age_seconds,
                             sampling_rate=settings.capture_sampling_rate, telemetry=telemetry)
-    return create_app(settings, ModelProvider(registry, settings.schema, check_seconds=settings.alias_check_seconds),
-                      telemetry=telemetry, capture=capture)
+    provider = ModelProvider(registry, settings.schema, check_seconds=settings.alias_check_seconds)
+    return LineageApp(provider, lambda schema: create_app(settings, provider, telemetry=telemetry, capture=capture,
+                                                          schema=schema))
 
 
 def _capture_client() -> Any:

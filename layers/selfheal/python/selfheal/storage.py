@@ -22,10 +22,14 @@ def read_bytes(s3: Any, bucket: str, key: str, *, max_bytes: int | None = None) 
 
 
 def read_frame(s3: Any, bucket: str, key: str) -> pd.DataFrame:
-    """A CSV the pipeline itself wrote (curated, reference, holdout): trusted, typed."""
+    """A CSV the pipeline itself wrote (curated, reference, holdout): trusted, typed.
+
+    Only an empty cell is missing (``write_frame`` writes NaN so): a categorical level spelled
+    "None" or "NA" (no garage) reads back as that level, not as a missing value."""
     import pandas as pd
 
-    return pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    return pd.read_csv(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()),
+                       keep_default_na=False, na_values=[""])
 
 
 def write_frame(s3: Any, bucket: str, key: str, df: pd.DataFrame, *, metadata: dict[str, str] | None = None) -> str:

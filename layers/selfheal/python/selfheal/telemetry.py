@@ -129,6 +129,10 @@ class Telemetry:
             ("ModelRMSE", MetricUnit.NoUnit, rmse),
         ))
 
+    def unknown_levels(self, *, model_version: str, column: str, count: int) -> None:
+        """``count`` values of categorical ``column`` outside its levels, scored as its fold level."""
+        self._emit({"model_version": model_version, "column": column}, (("UnknownLevels", MetricUnit.Count, count),))
+
     def healing_action(self, action: HealingAction) -> None:
         """One self-healing action taken (see :class:`HealingAction`)."""
         self._emit({"action": str(action)}, (("HealingActions", MetricUnit.Count, 1),))

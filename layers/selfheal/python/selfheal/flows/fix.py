@@ -9,14 +9,15 @@ from typing import Any
 
 import pandas as pd
 
+from selfheal import lineage
 from selfheal.audit import AuditAction
 from selfheal.context import Context
 from selfheal.contracts import BatchRef, FixedBatch, FixResult, QuarantineResult, StepError
 from selfheal.exceptions import DataQualityError
-from selfheal.flows.keys import REFERENCE_KEY, curated_key, training_key
+from selfheal.flows.keys import REFERENCE_KEY, curated_key, schema_key_for, training_key
 from selfheal.flows.quarantine import quarantine_batch
 from selfheal.pending import PendingBatches
-from selfheal.quality import fix_batch, parse_csv
+from selfheal.quality import describe_report, fix_batch, parse_csv
 from selfheal.storage import exists, read_bytes, read_frame, write_frame, write_json
 from selfheal.telemetry import HealingAction
 
@@ -24,10 +25,14 @@ logger = logging.getLogger(__name__)
 
 
 def fix_batches(ctx: Context, batches: list[BatchRef], *, include_reference: bool,
-                execution_arn: str | None) -> FixResult:
-    """Fix every batch into ``curated/``; raise ``DataQualityError`` when nothing usable remains."""
+                execution_arn: str | None, schema_key: str | None = None) -> FixResult:
+    """Fix every batch into ``curated/``; raise ``DataQualityError`` when nothing usable remains.
+
+    The schema is the file at ``schema_key`` (a bootstrap on new data) or production's; it is stored
+    next to the training set, and Train trains with it (``selfheal.lineage``)."""
     s = ctx.settings
-    schema = s.schema
+    schema = (lineage.parse_uploaded(read_bytes(ctx.s3, s.data_bucket, schema_key, max_bytes=1024 * 1024),
+                                     key=schema_key) if schema_key else ctx.schema)
     fixed: list[pd.DataFrame] = []
     summaries: list[FixedBatch] = []
     quarantined: list[dict[str, Any]] = []
@@ -46,7 +51,7 @@ def fix_batches(ctx: Context, batches: list[BatchRef], *, include_reference: boo
         write_frame(ctx.s3, s.data_bucket, out_key, result.frame)
         write_json(ctx.s3, s.data_bucket, out_key + ".report.json", {"source": ref, **report})
         ctx.telemetry.healing_action(HealingAction.FIX)
-        ctx.audit.record(AuditAction.FIXED, _describe(report), execution_arn=execution_arn,
+        ctx.audit.record(AuditAction.FIXED, describe_report(report), execution_arn=execution_arn,
                          details={"key": ref["key"], "curated_key": out_key, "report": report})
         fixed.append(result.frame)
         summaries.append({"key": ref["key"], "curated_key": out_key, "rows_in": report["rows_in"],
@@ -63,24 +68,11 @@ def fix_batches(ctx: Context, batches: list[BatchRef], *, include_reference: boo
     training = pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
     key = training_key(execution_arn)
     write_frame(ctx.s3, s.data_bucket, key, training)
+    used_schema = schema_key_for(execution_arn)
+    write_json(ctx.s3, s.data_bucket, used_schema, lineage.manifest_entry(schema))
     fingerprint = hashlib.sha256(pd.util.hash_pandas_object(training, index=False).values.tobytes()).hexdigest()[:16]
-    return {"training_key": key, "rows": int(len(training)), "batches": summaries,
+    return {"training_key": key, "schema_key": used_schema, "rows": int(len(training)), "batches": summaries,
             "quarantined": [q["quarantined"] for q in quarantined], "fingerprint": fingerprint}
-
-
-def _describe(report: dict[str, Any]) -> str:
-    parts = [f"{report['rows_in']} rows in, {report['rows_out']} out"]
-    if report["duplicates_removed"]:
-        parts.append(f"{report['duplicates_removed']} duplicates removed")
-    imputed = sum(report["missing_imputed"].values())
-    if imputed:
-        parts.append(f"{imputed} cells imputed")
-    capped = sum(report["outliers_capped"].values())
-    if capped:
-        parts.append(f"{capped} outliers capped")
-    if report["rows_dropped_missing_target"]:
-        parts.append(f"{report['rows_dropped_missing_target']} rows without target dropped")
-    return "; ".join(parts)
 
 
 def quarantine_after_failure(ctx: Context, batches: list[BatchRef], error: StepError, *,

@@ -37,6 +37,11 @@ def training_key(execution_arn: str | None) -> str:
     return f"curated/{execution_name(execution_arn)}/training.csv"
 
 
+def schema_key_for(execution_arn: str | None) -> str:
+    """The schema an execution fixed its batches with, next to its training set."""
+    return f"curated/{execution_name(execution_arn)}/schema.json"
+
+
 def quarantine_key(key: str) -> str:
     rel = key.removeprefix("incoming/")
     return f"quarantine/{rel}"

@@ -138,7 +138,7 @@ def _objects(s3: Any, bucket: str, prefix: str, *, start_after: str = "") -> Ite
 def read_labels(ctx: Context, *, since: datetime) -> LabelsRead:
     """Every label file stored after ``since``, oldest first; malformed ones quarantined (once per ETag)."""
     s = ctx.settings
-    schema = s.schema
+    schema = ctx.schema
     files = sorted((o for o in _objects(ctx.s3, s.data_bucket, LABELS_PREFIX)
                     if o["LastModified"] > since and not o["Key"].endswith("/")),
                    key=lambda o: (o["LastModified"], o["Key"]))
@@ -219,14 +219,14 @@ def _column_drift(reference: pd.DataFrame, current: pd.DataFrame, column: str, *
 
 def _feature_drift(ctx: Context, reference: pd.DataFrame | None, window: pd.DataFrame
                    ) -> tuple[dict[str, Any], DriftResult | None]:
-    features = ctx.settings.schema.feature_names
+    features = ctx.schema.feature_names
     current = window[features].dropna()
     if reference is None:
         return {"reason": f"no reference yet ({REFERENCE_KEY}: bootstrap has not run)"}, None
     if len(current) < MIN_DRIFT_ROWS:
         return {"reason": f"too few records in the window to judge ({len(current)} < {MIN_DRIFT_ROWS})",
                 "rows_current": len(current)}, None
-    result = detect_drift(reference, sample(current, MAX_DRIFT_ROWS), columns=features,
+    result = detect_drift(reference, sample(current, MAX_DRIFT_ROWS), columns=features, schema=ctx.schema,
                           threshold_share=ctx.settings.drift_share_threshold)
     detail = {k: v for k, v in result.summary().items() if k != "column_scores"}
     detail["sampled_from"] = len(current) if len(current) > result.rows_current else None
@@ -281,7 +281,7 @@ def _act(ctx: Context, record: RunRecord, decision: Decision, joined: pd.DataFra
     if not decision.retrain or decision.trigger is None:
         return
     key = f"{BATCHES_PREFIX}{record.run_id}.csv"
-    write_frame(ctx.s3, s.data_bucket, key, training_batch(joined, s.schema.all_columns))
+    write_frame(ctx.s3, s.data_bucket, key, training_batch(joined, ctx.schema.all_columns))
     record.retrain_batch_key = key
     # This batch holds every labelled row of the retention period: earlier monitor batches still
     # waiting for the lock or the cooldown are subsets of it, so it replaces them.
@@ -311,7 +311,7 @@ def run_monitor(ctx: Context, *, trigger: str = "scheduled",
     """One monitor run (see the module docstring); returns its record (also stored on S3)."""
     started = timer()
     s = ctx.settings
-    schema = s.schema
+    schema = ctx.schema
     now = ctx.clock()
     production = ctx.registry.production()
     prod_version = production["version"] if production else None
@@ -377,7 +377,8 @@ def run_monitor(ctx: Context, *, trigger: str = "scheduled",
     record.seconds = round(timer() - started, 3)
     page = render_report(record, features.html if features is not None else None)
     ctx.s3.put_object(Bucket=s.data_bucket, Key=record.report_key, Body=page.encode(), ContentType="text/html")
-    body = record.to_dict()
+    # The unit RMSE, MAE and the predictions are in (the console labels its charts with it).
+    body = {**record.to_dict(), "target": schema.target.name, "unit": schema.target.unit}
     write_json(ctx.s3, s.data_bucket, record.record_key, body)
     ctx.audit.record(AuditAction.MONITOR_RUN, _summary(record), execution_arn=record.execution_arn, details={
         "run_id": record.run_id, "trigger": trigger, "window": record.window, "records": record.records,

@@ -79,7 +79,7 @@ def check_delivery(ctx: Context, obj: ObjectVersion, *, owner: str, lease_second
 
 def check_upload(ctx: Context, *, bucket: str, key: str) -> dict[str, Any]:
     s = ctx.settings
-    schema = s.schema
+    schema = ctx.schema
     try:
         raw = read_bytes(ctx.s3, bucket, key, max_bytes=s.max_upload_bytes)
         frame = parse_csv(raw, schema, max_bytes=s.max_upload_bytes, require_target=False)
@@ -96,7 +96,8 @@ def check_upload(ctx: Context, *, bucket: str, key: str) -> dict[str, Any]:
         return {"decision": "deferred", "key": key, "reason": "no_reference"}
 
     reference = read_frame(ctx.s3, s.data_bucket, REFERENCE_KEY)
-    drift = detect_drift(reference, fixed, columns=schema.feature_names, threshold_share=s.drift_share_threshold)
+    drift = detect_drift(reference, fixed, columns=schema.feature_names, schema=schema,
+                         threshold_share=s.drift_share_threshold)
     ctx.telemetry.drift_check(share=drift.drifted_share, drifted=drift.dataset_drift)
     now = ctx.clock()
     rkey = report_key(now)
@@ -140,8 +141,8 @@ def _degradation(ctx: Context, batch: Any) -> dict[str, Any] | None:
     production = ctx.registry.production()
     if production is None:
         return None
-    schema = ctx.settings.schema
     version = production["version"]
+    schema = ctx.schemas.of_version(version)
     try:
         model = OnnxModel.from_bytes(ctx.registry.load_model_bytes(version), schema)
         promoted_rmse = float(ctx.registry.get_version(version)["metrics"]["rmse"])

@@ -32,7 +32,7 @@ def loads_ok(ctx: Context):
 
     def check(data: bytes) -> bool:
         try:
-            OnnxModel.from_bytes(data, ctx.settings.schema)
+            OnnxModel.from_bytes(data, ctx.schema)
             return True
         except ModelLoadError:
             return False

@@ -59,7 +59,8 @@ def health_check(ctx: Context) -> Health:
         return Health(False, "no production model", HealthFailure.NO_MODEL)
     version = alias["version"]
     try:
-        OnnxModel.from_bytes(ctx.registry.load_model_bytes(version), s.schema)
+        schema = ctx.schemas.of_version(version)
+        OnnxModel.from_bytes(ctx.registry.load_model_bytes(version), schema)
     except (ModelLoadError, ModelNotFoundError) as err:
         return Health(False, f"production artifact {version} is broken: {err}", HealthFailure.BROKEN_ARTIFACT,
                       alias_version=version)
@@ -67,7 +68,7 @@ def health_check(ctx: Context) -> Health:
     # Through the alias the HTTP API invokes, so the check sees the version users are served.
     qualifier = {"Qualifier": s.predict_function_alias} if s.predict_function_alias else {}
     resp = ctx.lambda_client.invoke(FunctionName=s.predict_function_name, **qualifier,
-                                    Payload=json.dumps(_predict_event(s.schema.example_record())).encode())
+                                    Payload=json.dumps(_predict_event(schema.example_record())).encode())
     latency = (time.perf_counter() - start) * 1000
     payload = json.loads(resp["Payload"].read() or b"null")
     if resp.get("FunctionError"):

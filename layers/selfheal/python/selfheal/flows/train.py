@@ -8,14 +8,15 @@ from typing import Any
 
 import pandas as pd
 
+from selfheal import lineage
 from selfheal.audit import AuditAction
 from selfheal.context import Context
 from selfheal.contracts import TrainResult
 from selfheal.flows.keys import holdout_key
 from selfheal.registry import HOLDOUT_PREDICTIONS_FILE
-from selfheal.storage import read_frame, write_frame
+from selfheal.storage import read_bytes, read_frame, write_frame
 from selfheal.telemetry import Stage
-from selfheal.training import export_onnx, onnx_parity, onnx_predict, train_model
+from selfheal.training import export_onnx, onnx_predict, parity_report, train_model
 
 _LIBRARIES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "pandas", "numpy")
 
@@ -25,23 +26,29 @@ def library_versions() -> dict[str, str]:
 
 
 def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger: str,
-                  execution_arn: str | None, params: dict[str, Any] | None = None) -> TrainResult:
+                  execution_arn: str | None, params: dict[str, Any] | None = None,
+                  schema_key: str | None = None) -> TrainResult:
+    """Train on ``training_key`` with the schema FixData used (``schema_key``; production's without
+    one) and publish the version with that schema in its manifest (``selfheal.lineage``)."""
     s = ctx.settings
-    schema = s.schema
+    schema = (lineage.parse_uploaded(read_bytes(ctx.s3, s.data_bucket, schema_key, max_bytes=1024 * 1024),
+                                     key=schema_key) if schema_key else ctx.schema)
     data = read_frame(ctx.s3, s.data_bucket, training_key)
     # One thread: on a small machine the booster's default two threads made fits take 0.5 s to 24 s
     # at random; one thread is steady (and a Lambda has few vCPUs anyway).
     trained = train_model(data, schema, model_type=s.model_type, params=params, n_threads=1)
     onnx_bytes = export_onnx(trained.pipeline, schema)
-    parity = onnx_parity(onnx_bytes, trained.pipeline, trained.X_holdout)
+    # Absolute in the default's $100k units, relative to the predictions' scale for larger units.
+    parity = parity_report(onnx_bytes, trained.pipeline, trained.X_holdout)
     production = ctx.registry.production()
     parent_version: str | None = production["version"] if production else None
-    metrics = {**trained.metrics, "parity_max_abs_diff": parity}
+    metrics = {**trained.metrics, **parity.to_metrics()}
     manifest = {
         "model_type": trained.model_type,
         "params": trained.params,
         "seed": trained.seed,
-        "schema": schema.name,
+        lineage.MANIFEST_KEY: lineage.manifest_entry(schema),
+        "schema_name": schema.name,
         "features": schema.feature_names,
         "target": schema.target.name,
         "data_fingerprint": fingerprint,
@@ -66,8 +73,8 @@ def train_version(ctx: Context, *, training_key: str, fingerprint: str, trigger:
     write_frame(ctx.s3, s.model_bucket, hkey, holdout)
     ctx.telemetry.model_quality(model_version=version, stage=Stage.TRAIN, r2=metrics["r2"], rmse=metrics["rmse"])
     ctx.audit.record(AuditAction.TRAINED,
-                     f"{version}: R2 {metrics['r2']:.3f}, RMSE {metrics['rmse']:.3f}, parity {parity:.2e}",
+                     f"{version}: R2 {metrics['r2']:.3f}, RMSE {metrics['rmse']:.3f}, parity {parity.value:.2e} ({parity.basis})",
                      execution_arn=execution_arn, details={"version": version, "metrics": metrics,
                                                           "rows": manifest["rows"]})
-    return {"version": version, "metrics": metrics, "parity": parity, "holdout_key": hkey,
+    return {"version": version, "metrics": metrics, "parity": parity.value, "holdout_key": hkey,
             "parent_version": parent_version}

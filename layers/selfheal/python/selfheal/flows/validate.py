@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from selfheal import lineage
 from selfheal.alerts import AlertKind
 from selfheal.audit import AuditAction
 from selfheal.context import Context
@@ -27,7 +28,10 @@ logger = logging.getLogger(__name__)
 
 def validate_version(ctx: Context, *, version: str, holdout_key: str, execution_arn: str | None) -> ValidateResult:
     s = ctx.settings
-    schema = s.schema
+    schema = ctx.schemas.of_version(version)  # the challenger's own schema (selfheal.lineage)
+    production = ctx.registry.production()
+    change = (lineage.describe_change(ctx.schemas.of_version(production["version"]), schema)
+              if production and production["version"] != version else None)
     holdout = read_frame(ctx.s3, s.model_bucket, holdout_key)
     columns = {name: holdout[name].to_numpy() for name in schema.feature_names}
     y = holdout[schema.target.name].to_numpy()
@@ -35,13 +39,14 @@ def validate_version(ctx: Context, *, version: str, holdout_key: str, execution_
     challenger = OnnxModel.from_bytes(ctx.registry.load_model_bytes(version), schema)
     metrics = regression_metrics(y, challenger.predict_columns(columns))
     ctx.telemetry.model_quality(model_version=version, stage=Stage.VALIDATE, r2=metrics["r2"], rmse=metrics["rmse"])
-    parity = float(record["metrics"].get("parity_max_abs_diff", float("inf")))
+    # The value Train gated on (selfheal.training.Parity); versions before it recorded only the absolute one.
+    parity = float(record["metrics"].get("parity", record["metrics"].get("parity_max_abs_diff", float("inf"))))
     row = [holdout.iloc[0][schema.feature_names].to_dict()]
     latency = median_latency_ms(lambda: challenger.predict_records(row))
-    champion = _champion(ctx, version, columns, y)
+    champion = _champion(ctx, version, columns, y, schema_change=change)
     score = ChampionScore(champion["version"], champion["rmse"]) if champion.get("rmse") is not None else None
-    verdict = decide(Measured(r2=metrics["r2"], rmse=metrics["rmse"], parity=parity, latency_ms=latency), score,
-                     Thresholds.from_settings(s))
+    verdict = decide(Measured(r2=metrics["r2"], rmse=metrics["rmse"], parity=parity, latency_ms=latency,
+                              schema_change=change), score, Thresholds.from_settings(s))
     checks = [c.to_dict() for c in verdict.checks]
     passed, reasons = verdict.passed, verdict.reasons
     summary = (f"{version} passed: R² {metrics['r2']:.3f}, RMSE {metrics['rmse']:.4f}" if passed
@@ -59,15 +64,19 @@ def validate_version(ctx: Context, *, version: str, holdout_key: str, execution_
             "champion": champion}
 
 
-def _champion(ctx: Context, challenger: str, columns: dict[str, Any], y: Any) -> dict[str, Any]:
+def _champion(ctx: Context, challenger: str, columns: dict[str, Any], y: Any, *,
+              schema_change: str | None) -> dict[str, Any]:
     production = ctx.registry.production()
     if production is None:
         return {"version": None, "rmse": None, "note": "no production model yet"}
     version = production["version"]
     if version == challenger:
         return {"version": version, "rmse": None, "note": "challenger is already production"}
+    if schema_change is not None:
+        # Another lineage: the champion cannot score the challenger's holdout (other columns).
+        return {"version": version, "rmse": None, "note": f"another schema, not comparable: {schema_change}"}
     try:
-        model = OnnxModel.from_bytes(ctx.registry.load_model_bytes(version), ctx.settings.schema)
+        model = OnnxModel.from_bytes(ctx.registry.load_model_bytes(version), ctx.schemas.of_version(version))
     except (ModelLoadError, ModelNotFoundError) as err:
         # A broken champion cannot defend its title; the absolute checks still apply.
         logger.warning("champion %s cannot be loaded (%s); comparing on absolute checks only", version, err)

@@ -57,7 +57,7 @@ FAMILIES: dict[str, Family] = {
     "DriftDetected": Family("drift_detected", "counter", "Drift checks that found dataset drift."),
     "DriftShare": Family("drift_share", "gauge", "Share of drifted columns in the latest drift check."),
     "ModelR2": Family("model_r2", "gauge", "Holdout R² of a model version, measured at train or validate."),
-    "ModelRMSE": Family("model_rmse", "gauge", "Holdout RMSE of a model version ($100k), at train or validate."),
+    "ModelRMSE": Family("model_rmse", "gauge", "Holdout RMSE of a model version (the target's unit), at train or validate."),
     "HealingActions": Family("healing_actions", "counter",
                              "Self-healing actions taken: retrain, fix, quarantine, promote, reject, rollback, "
                              "recycle, deferred_cooldown, deferred_lock."),

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -44,6 +44,12 @@ _STATUS = {200: "200 OK", 202: "202 Accepted", 204: "204 No Content"}
 # (function name or ARN, qualifier, request headers, body) -> (status, response headers, body), or None
 # when the function is unknown (moto then answers with its own ResourceNotFoundException).
 FastInvoke = Callable[[str, str | None, dict[str, str], bytes], tuple[int, dict[str, str], bytes] | None]
+
+# (action, request parameters, region) -> (status, response headers, body), or None to let moto answer.
+QueryApi = Callable[[str, dict[str, str], str], tuple[int, dict[str, str], bytes] | None]
+
+# The signing service and region of a SigV4 request: "Credential=<key>/<date>/<region>/<service>/aws4_request".
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 
 
 class _KeepAliveHandler(RequestHandler):
@@ -137,6 +143,8 @@ class _App:
         self.faults: Any = None
         self.function_names: Callable[[], list[str]] = list
         self.kill_running: Callable[[str, KillReason], int] = lambda name, reason: 0
+        # Query-protocol actions the cloud answers itself, by signing service (cloudformation.py).
+        self.query_apis: dict[str, QueryApi] = {}
         # Handlers for JSON-protocol operations moto lacks, by X-Amz-Target.
         self.extra_targets: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]] = {}
         # moto checks a condition and then writes in separate Python steps, so two threads can both
@@ -162,6 +170,10 @@ class _App:
                 environ["wsgi.input"] = _Replay(body)
         if environ.get("PATH_INFO") == FAULTS_PATH and self.faults is not None:
             return self._faults(environ, start_response)
+        if self.query_apis:
+            answered = self._query(environ, start_response)
+            if answered is not None:
+                return answered
         if environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return self.moto_app(environ, start_response)
         extra = self.extra_targets.get(environ.get("HTTP_X_AMZ_TARGET", ""))
@@ -178,6 +190,26 @@ class _App:
                 if persistence is not None:
                     persistence.commit()  # journaled before the response is sent: acknowledged means kept
                 self._after_write(environ)
+
+    def _query(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes] | None:
+        """A query-protocol request one of `query_apis` answers; None (the body kept for moto) otherwise."""
+        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        api = self.query_apis.get(scope.group(2)) if scope else None
+        if api is None or scope is None:
+            return None
+        params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        if environ.get("REQUEST_METHOD") == "POST":
+            body = _request_body(environ)
+            environ["wsgi.input"] = _Replay(body)
+            if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+                params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        answer = api(params.get("Action", ""), params, scope.group(1))
+        if answer is None:
+            return None
+        status, headers, data = answer
+        headers = {"Content-Length": str(len(data)), "x-amzn-RequestId": str(uuid.uuid4()), **headers}
+        start_response(f"{status} {HTTPStatus(status).phrase}", list(headers.items()))
+        return [data]
 
     def _after_write(self, environ: dict[str, Any]) -> None:
         """crash_after_call faults: the write is applied, the caller dies before it hears back."""

@@ -111,6 +111,10 @@ class LocalCloud:
         self._wait_ready()
         motoseam.enable_state_machine_execution(cfg.endpoint_url)
         self.moto_server.app.extra_targets["AWSStepFunctions.RedriveExecution"] = self._redrive
+        from .cloudformation import CloudFormationApi
+
+        # The stacks the deployer records in state_dir answer CloudFormation's read actions.
+        self.moto_server.app.query_apis["cloudformation"] = CloudFormationApi(cfg.state_dir, ACCOUNT_ID)
         if cfg.persist:
             from .persistence import Persistence
 

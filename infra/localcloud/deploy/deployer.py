@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import history
 from .clients import Clients
 from .exceptions import DeployError, ProvisionError, StackNotFoundError
 from .intrinsics import NO_VALUE, IntrinsicResolver, ResolvedResource
@@ -35,15 +36,21 @@ def staging_bucket_name(stack_name: str) -> str:
     return stack_name.lower()[: 63 - len(suffix)] + suffix
 
 
+def stack_id(*, stack_name: str, region: str, account_id: str) -> str:
+    """The stack's ARN (`AWS::StackId`): the same for every deploy of a stack name in a region."""
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    stack_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"localcloud/{region}/{stack_name}")
+    return f"arn:{partition}:cloudformation:{region}:{account_id}:stack/{stack_name}/{stack_uuid}"
+
+
 def pseudo_parameters(*, stack_name: str, region: str, account_id: str) -> dict[str, Any]:
     """CloudFormation's `AWS::*` pseudo parameters for this stack."""
     partition = "aws-cn" if region.startswith("cn-") else "aws"
-    stack_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"localcloud/{region}/{stack_name}")
     return {
         "AWS::Region": region,
         "AWS::AccountId": account_id,
         "AWS::StackName": stack_name,
-        "AWS::StackId": f"arn:{partition}:cloudformation:{region}:{account_id}:stack/{stack_name}/{stack_uuid}",
+        "AWS::StackId": stack_id(stack_name=stack_name, region=region, account_id=account_id),
         "AWS::Partition": partition,
         "AWS::URLSuffix": "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com",
         "AWS::NotificationARNs": [],
@@ -92,6 +99,22 @@ class _StackDeployment:
         self.resolved: dict[str, ResolvedResource] = {}
         self.entries: dict[str, dict[str, Any]] = {}
         self.changes: dict[str, str] = {}
+        # CloudFormation's view: CREATE for a new stack (or one whose creation failed), else UPDATE.
+        self.operation = "CREATE" if previous is None or previous.status == "CREATE_FAILED" else "UPDATE"
+        self.stack_id = stack_id(stack_name=stack_name, region=region, account_id=self.account_id)
+        self.events: list[dict[str, Any]] = []
+
+    def stack_event(self, status: str, reason: str | None = None) -> None:
+        self.events.append(history.event(self.stack_name, self.stack_id, history.STACK_TYPE, status, reason))
+
+    def failed(self, planned: PlannedResource | None, error: DeployError) -> None:
+        """Events of a deploy that stopped: the resource at fault (if any), then the stack."""
+        if planned is not None:
+            old = (self.previous.resources if self.previous else {}).get(planned.logical_id)
+            action = "UPDATE" if old is not None else "CREATE"
+            self.events.append(history.event(planned.logical_id, old["physical_id"] if old else "",
+                                             planned.resource_type, f"{action}_FAILED", str(error)))
+        self.stack_event(f"{self.operation}_FAILED", str(error))
 
     def provision(
         self,
@@ -142,11 +165,19 @@ class _StackDeployment:
                 LOG.warning("%s %s replaced: %s left in place", resource_type, logical_id, old["physical_id"])
         LOG.info("%-9s %s %s (%s)", action, resource_type, logical_id, result.physical_id)
         self.resolved[logical_id] = ResolvedResource(result.physical_id, dict(result.attributes))
+        if action == "unchanged" and old is not None:
+            status, timestamp = old.get("status", "CREATE_COMPLETE"), old.get("timestamp") or history.now()
+        else:
+            status = "CREATE_COMPLETE" if action == "created" else "UPDATE_COMPLETE"
+            timestamp = history.now()
+            self.events.append(history.event(logical_id, result.physical_id, resource_type, status))
         entry: dict[str, Any] = {
             "type": resource_type,
             "physical_id": result.physical_id,
             "attributes": dict(result.attributes),
             "fingerprint": fingerprint,
+            "status": status,
+            "timestamp": timestamp,
         }
         arn = _arn_of(result.physical_id, result.attributes)
         if arn:
@@ -183,17 +214,24 @@ class _StackDeployment:
 
 def _outputs(
     template: Mapping[str, Any], resolver: IntrinsicResolver
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, str]]]:
+    """Output values, exports by name, and each output's Description and ExportName."""
     outputs: dict[str, Any] = {}
     exports: dict[str, Any] = {}
+    details: dict[str, dict[str, str]] = {}
     for name, output in (template.get("Outputs") or {}).items():
         condition = output.get("Condition")
         if condition is not None and not resolver.condition(condition, f"Outputs.{name}.Condition"):
             continue
         outputs[name] = resolver.resolve(output["Value"], f"Outputs.{name}.Value")
+        details[name] = {}
+        if "Description" in output:
+            details[name]["Description"] = str(resolver.resolve(output["Description"], f"Outputs.{name}.Description"))
         if "Export" in output:
-            exports[str(resolver.resolve(output["Export"]["Name"], f"Outputs.{name}.Export"))] = outputs[name]
-    return outputs, exports
+            export_name = str(resolver.resolve(output["Export"]["Name"], f"Outputs.{name}.Export"))
+            exports[export_name] = outputs[name]
+            details[name]["ExportName"] = export_name
+    return outputs, exports, details
 
 
 def _plan(
@@ -232,6 +270,7 @@ def deploy(
     state_dir: Path,
     session: boto3.Session | None = None,
     reapply: bool = False,
+    tags: Mapping[str, str] | None = None,
 ) -> StackResult:
     """Deploy a SAM (or plain CloudFormation) template into the local cloud at `endpoint_url`.
 
@@ -245,6 +284,8 @@ def deploy(
     place with a warning. The result is saved to `state_dir/stacks/<stack_name>.json`.
     `reapply` updates every existing resource even when its properties did not change: after a
     restart the data is restored but the settings the template applies (notifications, ...) are not.
+    The record also keeps what CloudFormation would (status, timestamps, templates, events, `tags`),
+    for the local cloud's CloudFormation API (see history.py and ../cloudformation.py).
 
     Raises a `DeployError` subclass naming the resource, property or intrinsic at fault.
     """
@@ -253,6 +294,7 @@ def deploy(
     template_path = Path(template_path).resolve()
     state_dir = Path(state_dir).resolve()
     template = load_template(template_path)
+    template_text = template_path.read_text(encoding="utf-8")
     parameters = resolve_parameters(template.get("Parameters") or {}, parameter_overrides)
 
     clients = Clients(endpoint_url=endpoint_url, region=region, session=session)
@@ -272,8 +314,13 @@ def deploy(
         upload_artifacts(clients("s3"), bucket, artifacts, region=region)
     by_key = {(a.bucket, a.key): a for a in artifacts}
 
+    keeps_creation = deployment.operation == "UPDATE" and previous is not None and previous.creation_time
+    created = previous.creation_time if keeps_creation and previous is not None else history.now()
+    deployment.stack_event(f"{deployment.operation}_IN_PROGRESS", "User Initiated")
+
     def record(
-        resources: dict[str, dict[str, Any]], outputs: dict[str, Any], exports: dict[str, Any]
+        resources: dict[str, dict[str, Any]], outputs: dict[str, Any], exports: dict[str, Any],
+        details: dict[str, dict[str, str]], status: str, reason: str = "",
     ) -> StackResult:
         result = StackResult(
             stack_name=stack_name,
@@ -285,21 +332,40 @@ def deploy(
             outputs=outputs,
             exports=exports,
             changes=dict(deployment.changes),
+            stack_id=deployment.stack_id,
+            account_id=deployment.account_id,
+            status=status,
+            status_reason=reason,
+            creation_time=created,
+            last_updated_time=history.now() if deployment.operation == "UPDATE" else "",
+            description=str(template.get("Description") or ""),
+            capabilities=history.required_capabilities(template, cfn),
+            tags=dict(tags if tags is not None else (previous.tags if previous else {})),
+            output_details=details,
         )
+        history.save_templates(state_dir, stack_name, template_text, cfn)
+        history.append_events(state_dir, stack_name, deployment.events)
         save_stack(state_dir, result)
         return result
 
+    current: PlannedResource | None = None
     try:
-        for planned in order:
-            deployment.provision(planned, resolver, by_key)
-        outputs, exports = _outputs(cfn, resolver)
-    except DeployError:
+        for current in order:
+            deployment.provision(current, resolver, by_key)
+        current = None
+        outputs, exports, details = _outputs(cfn, resolver)
+    except DeployError as error:
         # Record what exists, so the next deploy finds it instead of creating duplicates.
+        deployment.failed(current, error)
         kept = {**(previous.resources if previous else {}), **deployment.entries}
-        record(kept, previous.outputs if previous else {}, previous.exports if previous else {})
+        record(kept, previous.outputs if previous else {}, previous.exports if previous else {},
+               previous.output_details if previous else {}, f"{deployment.operation}_FAILED", str(error))
         raise
     deployment.warn_removed()
-    result = record(deployment.entries, outputs, exports)
+    if deployment.operation == "UPDATE":
+        deployment.stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+    deployment.stack_event(f"{deployment.operation}_COMPLETE")
+    result = record(deployment.entries, outputs, exports, details, f"{deployment.operation}_COMPLETE")
     counts = {a: list(deployment.changes.values()).count(a) for a in ("created", "updated", "unchanged")}
     LOG.info("stack %s deployed: %s", stack_name, ", ".join(f"{n} {a}" for a, n in counts.items()))
     return result

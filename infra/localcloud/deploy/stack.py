@@ -24,6 +24,11 @@ class StackResult:
     plus `"source_path"` for Lambda functions and layers packaged from a local folder.
     `physical_id` is what `Ref` returns (a function name, a queue URL, a state machine ARN...).
     `changes` says what this deploy did to each resource: created, updated or unchanged.
+    Each resource also has the CloudFormation `"status"` (CREATE_COMPLETE, UPDATE_COMPLETE, ...) and
+    `"timestamp"` of its last change. The rest is what CloudFormation's DescribeStacks reports:
+    `status` CREATE_COMPLETE / UPDATE_COMPLETE (CREATE_FAILED / UPDATE_FAILED: nothing is rolled
+    back), `output_details` each output's Description and ExportName. Records written before these
+    fields existed read with their defaults.
     """
 
     stack_name: str
@@ -35,6 +40,16 @@ class StackResult:
     outputs: dict[str, Any]
     exports: dict[str, Any] = field(default_factory=dict)
     changes: dict[str, str] = field(default_factory=dict)
+    stack_id: str = ""
+    account_id: str = ""
+    status: str = ""
+    status_reason: str = ""
+    creation_time: str = ""
+    last_updated_time: str = ""
+    description: str = ""
+    capabilities: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    output_details: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def physical_id(self, logical_id: str) -> str:
         """The physical id (Ref value) of one resource; KeyError names the missing id."""

@@ -151,7 +151,7 @@ def measure_up(tmp: Path, *, rows: int = 20_000, seed: int = 0) -> dict[str, Any
 
     from tests.integration.conftest import start_cloud, stop_cloud
 
-    tmp.mkdir(parents=True, exist_ok=True)
+    (tmp / "cloud").mkdir(parents=True, exist_ok=True)
     csv, schema_file = tmp / "sales.csv", tmp / "sales.schema.json"
     realestate.generate(rows, seed=seed).to_csv(csv, index=False)
     made = subprocess.run([sys.executable, str(ROOT / "scripts" / "schema.py"), "infer", "--target", "price", "--out",

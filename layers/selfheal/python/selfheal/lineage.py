@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from typing import Any
 
 from selfheal.exceptions import DataQualityError, ModelNotFoundError
 from selfheal.registry import ModelRegistry
 from selfheal.schema import Schema, SchemaFileError, parse_schema_file, schema_to_file_dict
+
+logger = logging.getLogger(__name__)
 
 MANIFEST_KEY = "schema"
 
@@ -91,6 +94,9 @@ class Schemas:
         """Production's schema, or the configured one while there is no production model."""
         try:
             alias = self._registry.production()
-        except (ModelNotFoundError, ValueError):
+            return self.of_version(alias["version"]) if alias else self.fallback
+        except (ModelNotFoundError, ValueError) as err:
+            # A broken alias or manifest is the health check's to repair; the steps keep working.
+            logger.warning("production's schema unreadable (%s); using the configured schema %s", err,
+                           self.fallback.name)
             return self.fallback
-        return self.of_version(alias["version"]) if alias else self.fallback

@@ -200,8 +200,8 @@ def map_rest_response(result: Any, *, accept: str = "",
         status = int(status)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise MalformedResponse(f"statusCode {status!r} is not an HTTP status")
-    single = result.get("headers") or {}
-    multi = result.get("multiValueHeaders") or {}
+    single = {} if result.get("headers") is None else result["headers"]
+    multi = {} if result.get("multiValueHeaders") is None else result["multiValueHeaders"]
     if not isinstance(single, dict) or not isinstance(multi, dict):
         raise MalformedResponse("headers and multiValueHeaders must be objects")
     headers: list[tuple[str, str]] = []

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from werkzeug.serving import DechunkedInput
@@ -31,6 +31,9 @@ from werkzeug.serving import DechunkedInput
 from .limits import HTTP_API_MAX_BYTES, SYNC_INVOKE, read_body
 from .runtime.errors import LambdaServiceError
 from .runtime.worker import InvokeResult
+
+if TYPE_CHECKING:
+    from .restapi import RestApi, RestApis
 
 logger = logging.getLogger("localcloud.gateway")
 
@@ -121,12 +124,12 @@ def load_routes(apigw_client: Any) -> list[Route]:
             if not integ or not integ.get("IntegrationUri"):
                 logger.warning("route %s of API %s has no Lambda integration; skipped", route["RouteKey"], api_id)
                 continue
-            arn = _function_arn(integ["IntegrationUri"])
+            arn = function_arn(integ["IntegrationUri"])
             routes.append(compile_route(api_id, route["RouteKey"], arn))
     return routes
 
 
-def _function_arn(uri: str) -> str:
+def function_arn(uri: str) -> str:
     # Either a plain function ARN or the API Gateway invoke URI wrapping one.
     m = re.search(r"(arn:aws[\w-]*:lambda:[^/]+:function:[^/:]+(?::[^/]+)?)(?:/invocations)?$", uri)
     return m.group(1) if m else uri
@@ -223,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
         return super().handle_expect_100()
 
     def _reply(self, status: int, headers: list[tuple[str, str]], body: bytes, request_id: str, *,
-               close: bool = False) -> None:
+               close: bool = False, id_header: str = "apigw-requestid") -> None:
         self.send_response(status)
         names = {k.lower() for k, _ in headers}
         for k, v in headers:
@@ -233,7 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Date", formatdate(usegmt=True))
-        self.send_header("apigw-requestid", request_id)
+        self.send_header(id_header, request_id)
         if close:
             self.send_header("Connection", "close")  # also makes http.server close the connection
         self.end_headers()
@@ -252,8 +255,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = limited.data
         parts = urlsplit(self.path)
+        rest = self.server.rest_apis.resolve(self.command, parts.path, self.headers.get("Host", ""))
+        if rest is not None:
+            self._handle_rest(*rest, raw_query=parts.query, body=body)
+            return
         found = self.server.routes.find(self.command, parts.path)
         if found is None:
+            if len(self.server.rest_apis) and not len(self.server.routes):
+                self._reply(403, [("x-amzn-ErrorType", "MissingAuthenticationTokenException")],
+                            b'{"message":"Missing Authentication Token"}', str(uuid.uuid4()),
+                            id_header="x-amzn-RequestId")
+                return
             self._reply(404, [], b'{"message":"Not Found"}', "")
             return
         route, params = found
@@ -287,6 +299,55 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._reply(status, headers, data, rid)
 
+    def _handle_rest(self, api: RestApi, stage: str, path: str, *, raw_query: str, body: bytes) -> None:
+        """A REST API's stage: the Lambda proxy integration with a payload format 1.0 event."""
+        from .restapi import (
+            INTERNAL_ERROR,
+            MISSING_TOKEN,
+            MalformedResponse,
+            build_rest_event,
+            map_rest_response,
+        )
+
+        def reply(status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+            self._reply(status, headers, data, rid, id_header="x-amzn-RequestId")
+
+        rid = str(uuid.uuid4())
+        found = api.routes.find(self.command, path)
+        if found is None:
+            reply(403, [("x-amzn-ErrorType", "MissingAuthenticationTokenException")], MISSING_TOKEN)
+            return
+        route, params = found
+        event = build_rest_event(api, stage, route, params, method=self.command, path=path, raw_query=raw_query,
+                                 headers=list(self.headers.items()), body=body, source_ip=self.client_address[0],
+                                 host=self.headers.get("Host", "127.0.0.1"), request_id=rid)
+        payload = json.dumps(event).encode()
+        if len(payload) > SYNC_INVOKE.max_bytes:
+            logger.warning("%s /%s%s refused: its %d-byte Lambda event is over the %d-byte Invoke limit",
+                           self.command, stage, path, len(payload), SYNC_INVOKE.max_bytes)
+            reply(413, [], TOO_LARGE)
+            return
+        try:
+            result = self.server.invoke(route.function_arn, payload)
+        except LambdaServiceError as err:
+            logger.error("%s /%s%s: Lambda invoke failed: %s", self.command, stage, path, err)
+            reply(500, [], INTERNAL_ERROR)
+            return
+        if result.function_error:
+            logger.error("%s /%s%s: function error: %s", self.command, stage, path, result.payload[:500])
+            reply(502, [], INTERNAL_ERROR)
+            return
+        try:
+            answer = json.loads(result.payload) if result.payload else None
+            status, headers, data = map_rest_response(answer, accept=self.headers.get("Accept", ""),
+                                                      binary_media_types=api.binary_media_types)
+        except (ValueError, MalformedResponse) as err:
+            logger.error("%s /%s%s: Execution failed due to configuration error: Malformed Lambda proxy "
+                         "response (%s)", self.command, stage, path, err)
+            reply(502, [], INTERNAL_ERROR)
+            return
+        reply(status, headers, data)
+
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
 
@@ -298,16 +359,20 @@ class _GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], routes: RouteTable, invoke: Invoke):
+    def __init__(self, address: tuple[str, int], routes: RouteTable, rest_apis: RestApis, invoke: Invoke):
         super().__init__(address, _Handler)
         self.routes = routes
+        self.rest_apis = rest_apis
         self.invoke = invoke
 
 
 class HttpApiGateway:
     def __init__(self, host: str, port: int, invoke: Invoke):
+        from .restapi import RestApis
+
         self.routes = RouteTable()
-        self._server = _GatewayServer((host, port), self.routes, invoke)
+        self.rest_apis = RestApis()
+        self._server = _GatewayServer((host, port), self.routes, self.rest_apis, invoke)
         self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
 
     @property
@@ -317,8 +382,13 @@ class HttpApiGateway:
     def start(self) -> None:
         self._thread.start()
 
-    def reload(self, apigw_client: Any) -> int:
+    def reload(self, apigw_client: Any, rest_client: Any = None) -> int:
+        """Reread the HTTP APIs' routes and, given an ``apigateway`` client, the REST APIs."""
         self.routes.replace(load_routes(apigw_client))
+        if rest_client is not None:
+            from .restapi import load_rest_apis
+
+            self.rest_apis.replace(load_rest_apis(rest_client))
         return len(self.routes)
 
     def stop(self) -> None:

@@ -226,8 +226,11 @@ class LocalCloud:
     def reload(self) -> None:
         """After a deploy: pick up routes and schedules through the APIs."""
         if self.gateway is not None:
-            n = self.gateway.reload(self.client("apigatewayv2"))
+            n = self.gateway.reload(self.client("apigatewayv2"), self.client("apigateway"))
             logger.info("HTTP API: %d route(s) on http://%s:%d", n, self.config.host, self.gateway.port)
+            for api in self.gateway.rest_apis.apis:
+                logger.info("REST API %s: stage(s) %s on http://%s:%d/{stage}/...", api.api_id,
+                            ", ".join(sorted(api.stages)), self.config.host, self.gateway.port)
         if self.scheduler is not None:
             self.scheduler.reload()
 

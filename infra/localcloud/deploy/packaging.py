@@ -55,10 +55,12 @@ _PACKAGEABLE: dict[str, tuple[_Rule, ...]] = {
     "AWS::Serverless::LayerVersion": (_Rule("ContentUri", True, _s3_uri),),
     "AWS::Serverless::StateMachine": (_Rule("DefinitionUri", False, _s3_uri),),
     "AWS::Serverless::HttpApi": (_Rule("DefinitionUri", False, _s3_uri),),
+    "AWS::Serverless::Api": (_Rule("DefinitionUri", False, _s3_uri),),
     "AWS::Lambda::Function": (_Rule("Code", True, _code_object),),
     "AWS::Lambda::LayerVersion": (_Rule("Content", True, _code_object),),
     "AWS::StepFunctions::StateMachine": (_Rule("DefinitionS3Location", False, _location_object),),
     "AWS::ApiGatewayV2::Api": (_Rule("BodyS3Location", False, _location_object),),
+    "AWS::ApiGateway::RestApi": (_Rule("BodyS3Location", False, _location_object),),
 }
 
 

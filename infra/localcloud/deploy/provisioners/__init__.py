@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .apigateway import DeploymentProvisioner, RestApiProvisioner, RestStageProvisioner
 from .apigatewayv2 import ApiProvisioner, IntegrationProvisioner, RouteProvisioner, StageProvisioner
 from .awslambda import (
     AliasProvisioner,
@@ -60,6 +61,9 @@ PROVISIONERS: dict[str, type[Provisioner]] = {
         StageProvisioner,
         IntegrationProvisioner,
         RouteProvisioner,
+        RestApiProvisioner,
+        DeploymentProvisioner,
+        RestStageProvisioner,
     )
 }
 

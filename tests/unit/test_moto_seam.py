@@ -94,7 +94,9 @@ def write_hooks(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], None]:
 
     for owner, name in state.HOOKED:
         monkeypatch.setattr(owner, name, getattr(owner, name))
-    monkeypatch.setattr(state, "_installed", False)
+    # Hooks an earlier test installed (a Persistence in the same process) stay as they are: installing
+    # again only points them at this test's recorder. Wrapping them twice would journal every write twice.
+    monkeypatch.setattr(state, "_installed", state._installed)
     monkeypatch.setattr(state, "_sources", state._Sources(active=state._none_active, event_offset=state._no_offset))
 
     def install(recorder: Any) -> None:

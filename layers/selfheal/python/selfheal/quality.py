@@ -55,7 +55,13 @@ import numpy as np
 import pandas as pd
 
 from selfheal.exceptions import DataQualityError
+from selfheal.levels import FALSE_SPELLINGS as FALSE_SPELLINGS
+from selfheal.levels import TRUE_SPELLINGS as TRUE_SPELLINGS
+from selfheal.levels import LevelMap
 from selfheal.schema import CategoricalFeature, Schema, Target
+
+# FALSE_SPELLINGS and TRUE_SPELLINGS are re-exported above from selfheal.levels, whose LevelMap
+# (shared with training and serving) says which level a value names.
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_IQR_FACTOR = 3.0
@@ -65,9 +71,6 @@ DEFAULT_MAX_BAD_ROW_FRACTION = 0.2
 # missing value, not an unparsable one.
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a"})
 _DELIMITER_HINTS = (";", "\t", "|")
-# The usual spellings of a boolean's false and true values (compared lower-cased).
-FALSE_SPELLINGS = frozenset({"0", "false", "no", "f", "n"})
-TRUE_SPELLINGS = frozenset({"1", "true", "yes", "t", "y"})
 
 
 def _reject(message: str, reason: str, **details: Any) -> DataQualityError:
@@ -300,72 +303,18 @@ def _coerce_numeric(series: pd.Series, *, whole: bool = False) -> tuple[pd.Serie
     return values, missing, unparsable
 
 
-def _as_number(text: str) -> float | None:
-    """The finite number a text spells (``"98004.0"``, ``"01234"``), else None."""
-    if "_" in text:  # float() accepts "1_000"; a CSV reader does not
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _unique(pairs: list[tuple[Any, str]]) -> dict[Any, str]:
-    """key -> level for the keys that name exactly one level (a spelling naming two names neither)."""
-    found: dict[Any, set[str]] = {}
-    for key, level in pairs:
-        found.setdefault(key, set()).add(level)
-    return {key: next(iter(levels)) for key, levels in found.items() if len(levels) == 1}
-
-
-class _Levels:
-    """How one categorical column's (stripped) values find their level.
-
-    In order: the level as spelled; the same text in another case; the same number (``98004``,
-    ``98004.0`` and ``"98004.0"`` are the level ``"98004"``; ``1234`` is ``"01234"`` when that is
-    the only level equal to it); for a boolean whose levels are false/true spellings (``0``/``1``,
-    ``no``/``yes`` ...), any usual spelling. The same rules as serving's ``inference.LevelMap``
-    (which adds nothing for booleans' text spellings), so training data and requests agree.
-    """
-
-    def __init__(self, cat: CategoricalFeature):
-        self.categories = frozenset(cat.categories)
-        self.loose = _unique([(c.strip().casefold(), c) for c in cat.categories])
-        self.numbers = _unique([(n, c) for c in cat.categories if (n := _as_number(c)) is not None])
-        self.spellings: dict[str, str] = {}
-        if cat.kind == "boolean":
-            false_level, true_level = cat.categories
-            if false_level.casefold() in FALSE_SPELLINGS and true_level.casefold() in TRUE_SPELLINGS:
-                self.spellings = {**dict.fromkeys(FALSE_SPELLINGS, false_level),
-                                  **dict.fromkeys(TRUE_SPELLINGS, true_level)}
-
-    def level(self, text: str) -> str | None:
-        """The level a stripped value is, or None when it is none of them."""
-        if text in self.categories:
-            return text
-        folded = text.casefold()
-        hit = self.loose.get(folded)
-        if hit is None and self.numbers and (number := _as_number(text)) is not None:
-            hit = self.numbers.get(number)
-        if hit is None and self.spellings:
-            number = _as_number(text)
-            key = folded if number is None else (str(int(number)) if number.is_integer() else folded)
-            hit = self.spellings.get(key)
-        return hit
-
-
 def _coerce_categorical(series: pd.Series, cat: CategoricalFeature) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """(level or NaN, missing mask, unparsable mask, folded mask) for a categorical or boolean column.
 
-    Values find their level as :class:`_Levels` says. A missing-value marker (``na``, ``none`` ...)
+    Values find their level as :class:`selfheal.levels.LevelMap` says (the rules serving and
+    training use, so a batch and a request agree). A missing-value marker (``na``, ``none`` ...)
     that names a level (``"None"``: no garage) is that level; otherwise it is missing. A value
     matching no level is folded into the fold level when the column has one (``folded``), and is
     unparsable otherwise.
     """
     absent = series.isna()
     text = series.astype(object).where(~absent, "").map(str).str.strip()
-    levels = _Levels(cat)
+    levels = LevelMap(cat)
     mapping = {value: levels.level(value) for value in text[~absent].unique()}
     level = text.map(mapping).where(~absent)
     missing = absent | (level.isna() & text.str.lower().isin(MISSING_MARKERS))

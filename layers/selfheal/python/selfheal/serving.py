@@ -113,7 +113,7 @@ def record_model(schema: Schema) -> type[BaseModel]:
         fields[f.name] = (Annotated[number, Field(strict=True, ge=f.minimum, le=f.maximum, allow_inf_nan=False,
                                                   description=f.description, examples=[f.example_value])], ...)
     for c in schema.categorical:
-        # The levels, and the other spellings inference.LevelMap reads as a level: a number for a
+        # The levels, and the other spellings levels.LevelMap reads as a level: a number for a
         # numeric code (zip 98103 is "98103"), true/false for a boolean.
         levels: Any = Literal[c.categories]  # type: ignore[valid-type]
         if c.folds:

@@ -6,7 +6,7 @@ The pipeline is ``ColumnTransformer -> regressor``, built from the :class:`~self
   first (see :func:`feature_frame`);
 - categorical and boolean features are one-hot encoded over the schema's ``categories``: its
   levels plus, for a column that folds, its fold level (``other``) last, so a value folded into
-  ``other`` is a known category. Values reach the encoder as levels (``selfheal.inference.LevelMap``,
+  ``other`` is a known category. Values reach the encoder as levels (``selfheal.levels.LevelMap``,
   the mapping serving uses: ``98103`` is the level ``"98103"``, an unknown value is folded), and
   ``handle_unknown="ignore"`` scores anything else as "none of the levels" instead of failing;
 - id and date columns (``schema.excluded``) never reach the model;
@@ -56,7 +56,8 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from selfheal.exceptions import TrainingError
-from selfheal.inference import LevelMap, load_session, small_request_session_options
+from selfheal.inference import load_session, small_request_session_options
+from selfheal.levels import LevelMap
 from selfheal.metrics import regression_metrics
 from selfheal.schema import Schema
 
@@ -168,7 +169,7 @@ def build_pipeline(schema: Schema, model_type: str = DEFAULT_MODEL_TYPE, params:
 def encode_levels(df: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, dict[str, int]]:
     """Categorical columns as the levels the model knows (a copy), and the unknown values per column.
 
-    The same mapping as serving (:class:`selfheal.inference.LevelMap`): differently spelled levels
+    The same mapping as serving (:class:`selfheal.levels.LevelMap`): differently spelled levels
     are recognised, unknown values are folded into the column's fold level (or, without one, sent
     as a value the encoder ignores).
     """

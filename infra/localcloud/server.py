@@ -114,7 +114,8 @@ class LocalCloud:
         from .cloudformation import CloudFormationApi
 
         # The stacks the deployer records in state_dir answer CloudFormation's read actions.
-        self.moto_server.app.query_apis["cloudformation"] = CloudFormationApi(cfg.state_dir, ACCOUNT_ID)
+        self.moto_server.app.query_apis["cloudformation"] = CloudFormationApi(
+            cfg.state_dir, ACCOUNT_ID, api_url=f"http://{cfg.host}:{cfg.api_port}" if cfg.api_port else None)
         if cfg.persist:
             from .persistence import Persistence
 

@@ -145,6 +145,9 @@ class _App:
         self.kill_running: Callable[[str, KillReason], int] = lambda name, reason: 0
         # Query-protocol actions the cloud answers itself, by signing service (cloudformation.py).
         self.query_apis: dict[str, QueryApi] = {}
+        # Told of every successful query-protocol write moto answered, by signing service:
+        # (action, params, region, response body). Service events moto does not emit (ec2events.py).
+        self.query_observers: dict[str, Callable[[str, dict[str, str], str, bytes], None]] = {}
         # Handlers for JSON-protocol operations moto lacks, by X-Amz-Target.
         self.extra_targets: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]] = {}
         # moto checks a condition and then writes in separate Python steps, so two threads can both
@@ -179,6 +182,39 @@ class _App:
         extra = self.extra_targets.get(environ.get("HTTP_X_AMZ_TARGET", ""))
         if extra is not None:
             return self._extra(extra, environ, start_response)
+        observed = self._observed(environ)
+        if observed is not None:
+            observe, action, params, region = observed
+            statuses: list[str] = []
+
+            def start_and_note(status: str, headers: Any, *args: Any) -> Any:
+                statuses.append(status)
+                return start_response(status, headers, *args)
+
+            written = self._write(environ, start_and_note)
+            if statuses and statuses[0].startswith("2"):
+                try:
+                    observe(action, params, region, b"".join(written))
+                except Exception:  # noqa: BLE001 - an observer's bug never fails the caller's request
+                    logger.exception("observing %s failed", action)
+            return written
+        return self._write(environ, start_response)
+
+    def _observed(self, environ: dict[str, Any]) -> tuple[Callable[[str, dict[str, str], str, bytes], None],
+                                                          str, dict[str, str], str] | None:
+        """The observer of a query-protocol request, with its action, parameters and region."""
+        if not self.query_observers:
+            return None
+        scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        observe = self.query_observers.get(scope.group(2)) if scope else None
+        if observe is None or scope is None or "x-www-form-urlencoded" not in environ.get("CONTENT_TYPE", ""):
+            return None
+        body = _request_body(environ)
+        environ["wsgi.input"] = _Replay(body)
+        params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        return observe, params.get("Action", ""), params, scope.group(1)
+
+    def _write(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with self._write_lock:
             persistence = self.persistence
             if persistence is not None:

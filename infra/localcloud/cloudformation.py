@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -41,6 +42,30 @@ Response = tuple[int, dict[str, str], bytes]
 
 class ValidationError(Exception):
     """CloudFormation's ValidationError (HTTP 400)."""
+
+
+EXECUTE_API_URL = re.compile(r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(?P<path>/[^?#]*)?$")
+API_TYPES = {"AWS::ApiGateway::RestApi": "rest", "AWS::ApiGatewayV2::Api": "http"}
+
+
+def local_api_url(value: str, api_kinds: Mapping[str, str], api_url: str | None) -> str:
+    """An output's `execute-api` URL of one of the stack's APIs as the local API port serves it.
+
+    `https://{id}.execute-api.{region}.amazonaws.com/{stage}/{path}` of a REST API becomes
+    `{api_url}/restapis/{id}/{stage}/_user_request_/{path}` (the form that names the API); an HTTP
+    API's becomes `{api_url}/{path}`. Anything else, and every value when no API port runs, is kept.
+    """
+    match = EXECUTE_API_URL.match(value) if api_url else None
+    kind = api_kinds.get(match["api"]) if match else None
+    if match is None or kind is None or not api_url:
+        return value
+    path = match["path"] or "/"
+    if kind == "http":
+        return api_url.rstrip("/") + path
+    stage, _, rest = path.lstrip("/").partition("/")
+    if not stage:
+        return value  # no stage: nothing the API port could serve
+    return f"{api_url.rstrip('/')}/restapis/{match['api']}/{stage}/_user_request_/{rest}"
 
 
 def _text(value: Any) -> str:
@@ -95,9 +120,12 @@ def _members(params: Mapping[str, str], name: str) -> list[str]:
 class CloudFormationApi:
     """Answers CloudFormation's read actions from the stack records under `state_dir`."""
 
-    def __init__(self, state_dir: Path, account_id: str) -> None:
+    def __init__(self, state_dir: Path, account_id: str, api_url: str | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.account_id = account_id
+        # Outputs that are execute-api URLs of the stack's APIs are reported as this API port's URLs,
+        # so a test written for AWS that calls the stack's URL output reaches the local API.
+        self.api_url = api_url
         self._templates: dict[tuple[str, str], dict[str, Any]] = {}
         self._actions: dict[str, Callable[[Mapping[str, str], str], Mapping[str, Any]]] = {
             "DescribeStacks": self._describe_stacks,
@@ -168,10 +196,12 @@ class CloudFormationApi:
              else _text(value)}
             for key, value in stack.parameters.items()
         ]
+        api_kinds = {str(r["physical_id"]): API_TYPES[r["type"]] for r in stack.resources.values()
+                     if r.get("type") in API_TYPES}
         outputs = []
         for key, value in stack.outputs.items():
             details = stack.output_details.get(key, {})
-            outputs.append({"OutputKey": key, "OutputValue": _text(value), "Description": details.get("Description"),
+            outputs.append({"OutputKey": key, "OutputValue": local_api_url(_text(value), api_kinds, self.api_url), "Description": details.get("Description"),
                             "ExportName": details.get("ExportName")})
         return {
             "StackId": self._id(stack),

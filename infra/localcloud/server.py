@@ -114,7 +114,8 @@ class LocalCloud:
         from .cloudformation import CloudFormationApi
 
         # The stacks the deployer records in state_dir answer CloudFormation's read actions.
-        self.moto_server.app.query_apis["cloudformation"] = CloudFormationApi(cfg.state_dir, ACCOUNT_ID)
+        self.moto_server.app.query_apis["cloudformation"] = CloudFormationApi(
+            cfg.state_dir, ACCOUNT_ID, api_url=f"http://{cfg.host}:{cfg.api_port}" if cfg.api_port else None)
         if cfg.persist:
             from .persistence import Persistence
 
@@ -189,6 +190,11 @@ class LocalCloud:
             work.submit(partial(sns.publish, TopicArn=topic_arn, Subject=subject, Message=message),
                         label=f"alarm notification to {topic_arn}")
 
+        from .messaging.ec2events import Ec2StateEvents
+
+        assert self.moto_server is not None
+        # EC2 instance state changes, from the EC2 API's answers (moto emits none).
+        self.moto_server.app.query_observers["ec2"] = Ec2StateEvents(emitter.emit, account_id=ACCOUNT_ID).observe
         notifier = AlarmNotifier(publish, emitter.emit, account_id=ACCOUNT_ID, region=cfg.region)
         # Alarms are evaluated every Period, or Period / --schedule-speedup (at most once a second).
         self.alarms = AlarmEvaluator(self.client("cloudwatch"), motoseam.metric_source(ACCOUNT_ID, cfg.region),

@@ -71,7 +71,9 @@ def test_describe_stacks_reports_the_deployed_stack(app_cloud: RunningCloud) -> 
     assert {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]} == {
         "Stage": "dev", "Threshold": "5", "ApiToken": "****"}  # NoEcho is masked, as AWS does
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
-    assert outputs == {k: str(v) for k, v in recorded["outputs"].items()}
+    # The HTTP API's execute-api URL is reported as the local API port's (the record keeps AWS's).
+    assert recorded["outputs"]["ApiUrl"].startswith("https://")
+    assert outputs == {k: str(v) for k, v in recorded["outputs"].items()} | {"ApiUrl": app_cloud.api_url + "/predict"}
     assert set(stack["Capabilities"]) == {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"}
     assert stack["Tags"] == []
     # Without StackName: every stack; by ARN as by name.
@@ -200,7 +202,7 @@ def test_a_redeploy_is_an_update_and_the_stack_survives_a_restart(app_cloud: Run
         assert again["StackId"] == before["StackId"] and again["CreationTime"] == before["CreationTime"]
         assert again["StackStatus"] == "UPDATE_COMPLETE"
         assert {o["OutputKey"]: o["OutputValue"] for o in again["Outputs"]} == {
-            k: str(v) for k, v in restarted.info["stack"]["outputs"].items()}
+            k: str(v) for k, v in restarted.info["stack"]["outputs"].items()} | {"ApiUrl": restarted.api_url + "/predict"}
         history = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in _events(cfn, STACK)]
         assert history[-1] == (STACK, "CREATE_IN_PROGRESS") and history.count((STACK, "UPDATE_COMPLETE")) == 2
     finally:

@@ -57,6 +57,16 @@ def test_deployed_through_the_apigateway_api_with_outputs(rest_cloud: RunningClo
     assert {"/", "/hello", "/echo", "/items/{proxy+}", "/binary"} <= paths
 
 
+def test_describe_stacks_reports_the_url_output_as_a_local_url_that_answers(rest_cloud: RunningCloud) -> None:
+    # A test written for AWS reads the URL from DescribeStacks and calls it as it is (sam init's tests do).
+    api_id = rest_cloud.output("RestApiId")
+    [stack] = rest_cloud.client("cloudformation").describe_stacks(StackName="hello")["Stacks"]
+    url = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["HelloWorldApi"]
+    assert url == f"{rest_cloud.api_url}/restapis/{api_id}/Prod/_user_request_/hello/"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.status == 200 and json.loads(response.read())["event"]["resource"] == "/hello"
+
+
 def test_output_url_resolves_locally_with_the_event_api_gateway_builds(rest_cloud: RunningCloud) -> None:
     api_id = rest_cloud.output("RestApiId")
     path = rest_cloud.output("HelloWorldApi").split(".amazonaws.com", 1)[1]  # /Prod/hello/

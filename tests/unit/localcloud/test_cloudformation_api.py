@@ -52,3 +52,20 @@ def test_writes_and_template_summaries_of_a_body_go_on_to_moto() -> None:
     api = CloudFormationApi(NO_STACKS, "123456789012")
     assert api("CreateStack", {"StackName": "x"}, "us-east-1") is None
     assert api("GetTemplateSummary", {"TemplateBody": "{}"}, "us-east-1") is None
+
+
+def test_execute_api_outputs_of_the_stacks_apis_become_local_api_port_urls() -> None:
+    from infra.localcloud.cloudformation import local_api_url
+
+    kinds = {"abc123": "rest", "h77": "http"}
+    local = "http://127.0.0.1:3000"
+    assert (local_api_url("https://abc123.execute-api.us-east-1.amazonaws.com/Prod/hello/", kinds, local)
+            == "http://127.0.0.1:3000/restapis/abc123/Prod/_user_request_/hello/")
+    assert (local_api_url("https://abc123.execute-api.us-east-1.amazonaws.com/Prod", kinds, local)
+            == "http://127.0.0.1:3000/restapis/abc123/Prod/_user_request_/")
+    assert local_api_url("https://h77.execute-api.eu-west-1.amazonaws.com", kinds, local) == "http://127.0.0.1:3000/"
+    assert local_api_url("https://h77.execute-api.eu-west-1.amazonaws.com/items", kinds, local) == local + "/items"
+    # Not one of the stack's APIs, not an execute-api URL, no API port: kept as deployed.
+    assert local_api_url("https://zzz.execute-api.us-east-1.amazonaws.com/Prod/", kinds, local).startswith("https://zzz")
+    assert local_api_url("https://example.com/Prod/", kinds, local) == "https://example.com/Prod/"
+    assert local_api_url("https://abc123.execute-api.us-east-1.amazonaws.com/Prod/", kinds, None).startswith("https://")

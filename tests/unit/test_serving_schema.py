@@ -27,7 +27,7 @@ from tests.unit.test_serving import Client
 HOUSES = Schema(
     name="county_sales",
     numeric=(NumericFeature("sqft", 100.0, 20000.0, "living area", example=1800.0),
-             NumericFeature("bedrooms", 0.0, 20.0, "bedrooms", kind="integer", example=3.0)),
+             NumericFeature("bedrooms", 0.0, 20.0, "bedrooms", kind="integer", example=3.5)),
     categorical=(CategoricalFeature("neighbourhood", ("Ballard", "Fremont"), "where", other="other"),
                  CategoricalFeature("waterfront", ("0", "1"), "on the water", kind="boolean")),
     excluded=(ExcludedColumn("id", "id"),),
@@ -132,6 +132,13 @@ def test_an_unknown_level_is_scored_as_other_and_counted_never_an_error():
     assert all("id" not in row for row in provider.model.rows)  # an id column is accepted, never a feature
     (metric,) = [json.loads(line) for line in lines if "UnknownLevels" in line]
     assert metric["UnknownLevels"] == [2.0] and metric["column"] == "neighbourhood"
+
+
+def test_the_schemas_example_record_is_a_valid_request():
+    # The health check and the smoke test send it: an integer column's example must be a JSON integer.
+    example = {**HOUSES.example_record()}
+    assert isinstance(example["bedrooms"], int)
+    assert client(Provider(HOUSES)).predict(example).status_code == 200
 
 
 def test_get_model_names_the_target_and_its_unit():

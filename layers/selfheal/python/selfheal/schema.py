@@ -344,8 +344,10 @@ class Schema:
         raise KeyError(name)
 
     def example_record(self) -> dict[str, float | str]:
-        """A valid, typical record (health checks, documentation)."""
-        record: dict[str, float | str] = {f.name: f.example_value for f in self.numeric}
+        """A valid, typical record (health checks, documentation): whole numbers for integer columns,
+        as the predict API requires them (a JSON 3.0 is not an integer there)."""
+        record: dict[str, float | str] = {
+            f.name: int(round(f.example_value)) if f.kind == "integer" else f.example_value for f in self.numeric}
         record.update({c.name: c.categories[0] for c in self.categorical})
         return record
 

@@ -298,7 +298,7 @@ def cmd_models(cloud: Cloud, args: argparse.Namespace) -> int:
         m = rec["metrics"]
         schema = lineage.schema_of(rec["manifest"], DEFAULT_SCHEMA)
         print(f"{rec['version']:<8} {rec['status']:<12} {m.get('r2', 0):7.3f} {m.get('rmse', 0):10.4g} "
-              f"{m.get('mae', 0):10.4g} {schema.target.unit or '-':<8} {m.get('parity_max_abs_diff', 0):9.1e}  "
+              f"{m.get('mae', 0):10.4g} {schema.target.unit or '-':<8} {m.get('parity', m.get('parity_max_abs_diff', 0)):9.1e}  "
               f"{schema.name} / {rec['created_at']}")
     print(f"production: {prod['version'] if prod else 'none'}")
     return 0
